@@ -1,0 +1,22 @@
+"""The ``rlimpro`` command: one Typer app, one thin subcommand per pipeline stage.
+
+Each stage module (``rlimpro/cli/<stage>.py``) declares typed options and calls one plain function
+in a core module. Only this package turns :class:`~rlimpro.errors.RlimproError` into a message and an
+exit code. Heavy imports (torch, SB3, librosa) happen inside the stage functions, so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+from rlimpro.cli.app import app
+
+# Stage modules register their commands on import.
+from rlimpro.cli import lookup as _lookup  # noqa: E402,F401
+from rlimpro.cli import stages as _stages  # noqa: E402,F401
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,101 @@
+"""The Typer app, the global ``--root`` option and the error boundary shared by every stage."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from rlimpro import __version__
+
+app = typer.Typer(
+    name="rlimpro",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="A listening agent that steers a synthesizer to imitate a musician (reinforcement learning).\n\n"
+    "Pipeline: lookup -> analyze-corpus -> (visualize) -> train -> evaluate -> live.",
+)
+
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+
+class State:
+    """Options given before the subcommand."""
+
+    root: Optional[Path] = None
+
+
+state = State()
+
+
+def workspace() -> Path:
+    """The workspace root chosen by ``--root`` / ``RLIMPRO_ROOT`` / the current directory."""
+    from rlimpro.workspace import root
+
+    return root(state.root)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"rlimpro {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    root: Annotated[
+        Optional[Path],
+        typer.Option("--root", envvar="RLIMPRO_ROOT", help="Workspace root (default: current directory).", file_okay=False),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    state.root = root
+
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+@contextlib.contextmanager
+def stage_errors(what: str) -> Iterator[None]:
+    """Turn rlimpro errors into a one-line message and a non-zero exit; Ctrl-C into exit 130."""
+    from rlimpro.errors import PartialFailure, RlimproError
+
+    try:
+        yield
+    except PartialFailure as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        for item, reason in exc.failures.items():
+            err_console.print(f"  [red]✗[/] {item}: {reason}")
+        raise typer.Exit(EXIT_ERROR) from None
+    except RlimproError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_ERROR) from None
+    except KeyboardInterrupt:
+        err_console.print(f"[yellow]{what} interrupted[/]; progress so far is saved, run the same command to resume")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def warn(message: str) -> None:
+    """Print a warning on stderr."""
+    err_console.print(f"[yellow]warning:[/] {message}")
+
+
+def info(message: str) -> None:
+    """Print a result line on stdout."""
+    out_console.print(message)
+
+
+def die(message: str, code: int = EXIT_ERROR) -> None:
+    """Print an error and exit (for checks the CLI makes itself)."""
+    err_console.print(f"[red]error:[/] {message}")
+    sys.exit(code)

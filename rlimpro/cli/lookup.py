@@ -1,0 +1,47 @@
+"""``rlimpro lookup``: render a synth over a parameter grid and write its descriptor table."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from rlimpro.cli.app import app, info, stage_errors, warn, workspace
+
+
+@app.command()
+def lookup(
+    synth: Annotated[str, typer.Option("--synth", "-s", help="Synth name: built-in (sine, fm, granular) or synths/<name>/.")],
+    subdiv: Annotated[int, typer.Option("--subdiv", help="Grid points per parameter (>= 2, both ends of [0, 1]).")] = 10,
+    params: Annotated[Optional[int], typer.Option("--params", "-n", help="Number of synth parameters (must match the synth).")] = None,
+    duration: Annotated[float, typer.Option("--duration", help="Seconds rendered per grid point.")] = 1.0,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-j", help="Processes (default: all cores).")] = None,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="Override the synth's engine: native or pd.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even if an up-to-date table exists.")] = False,
+) -> None:
+    """Render SYNTH over linspace(0, 1, SUBDIV) per parameter; write synths/SYNTH/lookup.csv + lookup.json."""
+    from rlimpro.lookup import compute_lookup
+
+    with stage_errors("lookup"):
+        if engine not in (None, "native", "pd"):
+            from rlimpro.errors import ParameterError
+
+            raise ParameterError(f"--engine {engine}: choose 'native' or 'pd'")
+        result = compute_lookup(
+            synth=synth,
+            workspace=workspace(),
+            subdiv=subdiv,
+            n_params=params,
+            duration=duration,
+            workers=workers,
+            force=force,
+            engine=engine,
+        )
+    for w in result.warnings:
+        warn(w)
+    if result.skipped:
+        info(f"{result.path} is up to date ({result.rows} rows); use --force to recompute")
+    else:
+        rate = result.rows / result.seconds if result.seconds else float("inf")
+        resumed = f", resumed {result.resumed_chunks} saved chunks" if result.resumed_chunks else ""
+        info(f"wrote {result.path} ({result.rows} rows, {result.seconds:.1f} s, {rate:.0f} points/s{resumed})")

@@ -1,0 +1,1 @@
+"""Registration point for the later stages (each in its own module)."""

@@ -1,0 +1,47 @@
+"""The one exception hierarchy of rlimpro.
+
+Core modules raise these; only :mod:`rlimpro.cli` turns them into messages and exit codes.
+Every message names the input at fault and, where there is one, how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class RlimproError(Exception):
+    """Base class of every error rlimpro reports to a user."""
+
+
+class ParameterError(RlimproError, ValueError):
+    """A function or command argument is out of range or of the wrong kind."""
+
+
+class ConfigError(RlimproError):
+    """A YAML file (training config, synth.yaml, sweep) does not match its schema."""
+
+
+class NotFoundError(RlimproError, FileNotFoundError):
+    """A synth, corpus, table, run or file that was asked for does not exist."""
+
+
+class MismatchError(RlimproError):
+    """Tables or models that must agree (analysis settings, parameter counts) do not."""
+
+
+class AudioError(RlimproError):
+    """An audio file cannot be read, or audio data is unusable."""
+
+
+class SynthError(RlimproError):
+    """A synth engine failed to render."""
+
+
+class PdError(SynthError):
+    """Pure Data is missing, failed to load a patch, hung or died."""
+
+
+class PartialFailure(RlimproError):
+    """A batch job finished its good items but some items failed; ``failures`` maps item -> reason."""
+
+    def __init__(self, message: str, failures: dict[str, str]):
+        super().__init__(message)
+        self.failures = failures

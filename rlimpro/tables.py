@@ -1,0 +1,123 @@
+"""Descriptor tables on disk: CSV + JSON sidecar, atomic writes, metadata checks.
+
+Every table ``x.csv`` has a sidecar ``x.json`` with the rlimpro version, the analysis settings and the
+descriptor names (DESIGN.md "Tables and metadata"). Writes go to a temporary file in the same folder
+and are renamed into place, so a reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rlimpro import __version__
+from rlimpro.errors import MismatchError, NotFoundError, ParameterError
+
+
+def sidecar_path(table: Path) -> Path:
+    """The JSON sidecar of a CSV table: ``lookup.csv`` -> ``lookup.json``."""
+    return table.with_suffix(".json")
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it onto ``path``.
+
+    Raises
+    ------
+    ParameterError
+        The folder cannot be created or written (names the folder).
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ParameterError(f"cannot write to folder {path.parent}: {exc.strerror or exc}") from exc
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def write_table(path: Path, frame: pd.DataFrame, meta: dict[str, Any]) -> None:
+    """Write a descriptor table and its sidecar, each atomically (sidecar last).
+
+    ``meta`` gets ``rlimpro_version`` added. Floats are written with full round-trip precision.
+    """
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.9g"))
+    write_json_atomic(sidecar_path(path), {"rlimpro_version": __version__, **meta})
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """Read the sidecar of table ``path``.
+
+    Raises
+    ------
+    NotFoundError
+        The sidecar is missing or not valid JSON (names the file).
+    """
+    side = sidecar_path(Path(path))
+    if not side.is_file():
+        raise NotFoundError(f"metadata sidecar {side} is missing; re-create the table")
+    try:
+        return json.loads(side.read_text())
+    except json.JSONDecodeError as exc:
+        raise NotFoundError(f"metadata sidecar {side} is not valid JSON ({exc}); re-create the table") from exc
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read a table and its sidecar.
+
+    Raises
+    ------
+    NotFoundError
+        The table or its sidecar is missing or unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NotFoundError(f"table {path} does not exist")
+    meta = read_meta(path)
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise NotFoundError(f"table {path} is not a readable CSV ({exc}); re-create it") from exc
+    return frame, meta
+
+
+def check_same_analysis(a: dict[str, Any], b: dict[str, Any], *, a_name: str, b_name: str) -> None:
+    """Refuse two tables whose analysis settings differ; the message names both values.
+
+    ``a`` and ``b`` are sidecar dicts (with an ``analysis`` entry) or analysis dicts themselves.
+
+    Raises
+    ------
+    MismatchError
+    """
+    sa = a.get("analysis", a)
+    sb = b.get("analysis", b)
+    keys = sorted(set(sa) | set(sb))
+    diffs = [f"{k}: {sa.get(k)!r} in {a_name} vs {sb.get(k)!r} in {b_name}" for k in keys if sa.get(k) != sb.get(k)]
+    if diffs:
+        raise MismatchError(
+            "analysis settings differ (" + "; ".join(diffs) + "); re-run one stage with the other's settings"
+        )

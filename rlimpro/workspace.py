@@ -1,0 +1,82 @@
+"""Workspace layout: where synths, corpora and runs live.
+
+Paths resolve against a workspace root: the current directory by default, ``RLIMPRO_ROOT`` or the
+CLI's ``--root`` to change it. Built-in synths ship inside the package, so ``rlimpro lookup --synth fm``
+works in an empty directory; their outputs (lookup table, models, maps) still go to the workspace.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+from rlimpro.errors import NotFoundError
+
+BUILTIN_SYNTHS_DIR = Path(__file__).parent / "builtin_synths"
+
+
+def root(explicit: Path | str | None = None) -> Path:
+    """Return the workspace root: ``explicit``, else ``$RLIMPRO_ROOT``, else the current directory."""
+    if explicit is not None:
+        return Path(explicit).resolve()
+    env = os.environ.get("RLIMPRO_ROOT")
+    return Path(env).resolve() if env else Path.cwd().resolve()
+
+
+def builtin_synth_names() -> list[str]:
+    """Names of the synths that ship inside the package."""
+    return sorted(p.name for p in BUILTIN_SYNTHS_DIR.iterdir() if (p / "synth.yaml").is_file())
+
+
+def user_synth_names(*, workspace: Path) -> list[str]:
+    """Names of the synth folders under ``<workspace>/synths`` that hold a synth.yaml or synth.pd."""
+    base = workspace / "synths"
+    if not base.is_dir():
+        return []
+    return sorted(
+        p.name for p in base.iterdir() if (p / "synth.yaml").is_file() or (p / "synth.pd").is_file()
+    )
+
+
+def synth_dir(name: str, *, workspace: Path) -> Path:
+    """Output folder of synth ``name`` in the workspace: ``<workspace>/synths/<name>``.
+
+    Tables, models and maps of every synth, built-in or not, are written here.
+    """
+    return workspace / "synths" / name
+
+
+def synth_source_dir(name: str, *, workspace: Path) -> Path:
+    """Folder holding the definition (synth.yaml and/or synth.pd) of synth ``name``.
+
+    A user folder ``<workspace>/synths/<name>`` with a definition wins over a built-in of that name.
+
+    Raises
+    ------
+    NotFoundError
+        No such synth; the message suggests close matches.
+    """
+    user = synth_dir(name, workspace=workspace)
+    if (user / "synth.yaml").is_file() or (user / "synth.pd").is_file():
+        return user
+    builtin = BUILTIN_SYNTHS_DIR / name
+    if (builtin / "synth.yaml").is_file():
+        return builtin
+    known = sorted(set(builtin_synth_names()) | set(user_synth_names(workspace=workspace)))
+    raise NotFoundError(
+        f"unknown synth '{name}'{did_you_mean(name, known)} "
+        f"(built-in: {', '.join(builtin_synth_names())}; a user synth is a folder {user}/ "
+        f"with synth.pd or synth.yaml)"
+    )
+
+
+def corpus_dir(name: str, *, workspace: Path) -> Path:
+    """Folder of corpus ``name``: ``<workspace>/corpora/<name>``."""
+    return workspace / "corpora" / name
+
+
+def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
+    """A ``"; did you mean 'x'?"`` suffix for error messages, or ``""`` when nothing is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else ""
