@@ -77,6 +77,24 @@ _WORKER: dict[str, Any] = {}
 
 def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and saves
+    die_with_parent()
+    try:  # one BLAS thread per worker: the pool already uses every core
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:
+        pass
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGTERM this process when its parent dies (a killed lookup leaves no workers behind)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the pool's own shutdown still applies
+        pass
 
 
 def render_and_describe(spec: SynthSpec, params: np.ndarray, *, duration: float, settings: AnalysisSettings) -> np.ndarray:

@@ -22,8 +22,8 @@ app = typer.Typer(
     "Pipeline: lookup -> analyze-corpus -> (visualize) -> train -> evaluate -> live.",
 )
 
-err_console = Console(stderr=True, highlight=False)
-out_console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+out_console = Console(highlight=False, soft_wrap=True)
 
 
 class State:

@@ -102,8 +102,8 @@ class Analyzer:
         self._fpow = np.stack([(self._freqs / 1000.0) ** j for j in range(5)], axis=1)
         self._mel = librosa.filters.mel(sr=sr, n_fft=n, n_mels=N_MELS, fmin=0.0, fmax=sr / 2).T.copy()
         self._chroma = librosa.filters.chroma(sr=sr, n_fft=n, n_chroma=12, base_c=False).T.copy()
-        self._half = n // 2
-        self._tau = np.arange(self._half + 1, dtype=np.float64)
+        self._integ = n // 4
+        self._tau = np.arange(n + 1, dtype=np.float64)
 
     # ------------------------------------------------------------------ kernel
     def kernel(self, frames: np.ndarray) -> np.ndarray:
@@ -184,26 +184,31 @@ class Analyzer:
         return res
 
     def _yin(self, x: np.ndarray) -> np.ndarray:
-        """YIN pitch and confidence, shape (n, 2). Integration window = window/2, lags 0..window/2."""
+        """YIN pitch and confidence, shape (n, 2).
+
+        Difference function over an integration window of ``window/4`` samples, lags up to
+        ``3 * window / 4`` (lowest pitch ``4 * sr / (3 * window)``: 57 Hz at 44.1 kHz / 1024).
+        """
         n, w = x.shape
-        h = self._half
+        hi = self._integ
+        lmax = w - hi
         sr = self.settings.sample_rate
-        nfft = 2 * w
-        # cross term r(tau) = sum_{j<h} x_j x_{j+tau}
-        a = scipy.fft.rfft(x[:, :h], n=nfft, axis=1)
+        nfft = w  # j + tau <= w - 1: the circular correlation never wraps
+        # cross term r(tau) = sum_{j<hi} x_j x_{j+tau}
+        a = scipy.fft.rfft(x[:, :hi], n=nfft, axis=1)
         b = scipy.fft.rfft(x, n=nfft, axis=1)
-        r = scipy.fft.irfft(np.conj(a) * b, n=nfft, axis=1)[:, : h + 1]
+        r = scipy.fft.irfft(np.conj(a) * b, n=nfft, axis=1)[:, : lmax + 1]
         cs = np.concatenate([np.zeros((n, 1)), np.cumsum(x * x, axis=1)], axis=1)
-        e0 = cs[:, h][:, None]
-        etau = cs[:, h : 2 * h + 1] - cs[:, : h + 1]
+        e0 = cs[:, hi][:, None]
+        etau = cs[:, hi : w + 1] - cs[:, : lmax + 1]
         d = np.maximum(e0 + etau - 2.0 * r, 0.0)
         d[:, 0] = 0.0
         cum = np.cumsum(d[:, 1:], axis=1)
         cmnd = np.ones_like(d)
-        cmnd[:, 1:] = d[:, 1:] * self._tau[1:] / np.maximum(cum, 1e-30)
+        cmnd[:, 1:] = d[:, 1:] * self._tau[1 : lmax + 1] / np.maximum(cum, 1e-30)
         # first lag (>= 2) below threshold that is a local minimum, else the global minimum
-        c = cmnd[:, 2:h]
-        nxt = cmnd[:, 3 : h + 1]
+        c = cmnd[:, 2:lmax]
+        nxt = cmnd[:, 3 : lmax + 1]
         cand = (c < YIN_THRESHOLD) & (c <= nxt)
         has = cand.any(axis=1)
         first = np.argmax(cand, axis=1)
@@ -212,14 +217,13 @@ class Analyzer:
         rows = np.arange(n)
         y0 = cmnd[rows, k - 1]
         y1 = cmnd[rows, k]
-        y2 = cmnd[rows, np.minimum(k + 1, h)]
+        y2 = cmnd[rows, np.minimum(k + 1, lmax)]
         denom = y0 - 2.0 * y1 + y2
-        shift = np.where(np.abs(denom) > 1e-12, 0.5 * (y0 - y2) / np.where(np.abs(denom) > 1e-12, denom, 1.0), 0.0)
-        shift = np.clip(shift, -1.0, 1.0)
-        tau = k + shift
-        pitch = sr / tau
+        ok = np.abs(denom) > 1e-12
+        shift = np.clip(np.where(ok, 0.5 * (y0 - y2) / np.where(ok, denom, 1.0), 0.0), -1.0, 1.0)
+        pitch = sr / (k + shift)
         conf = np.clip(1.0 - y1, 0.0, 1.0)
-        silent = np.sqrt(e0[:, 0] / h) < _SILENCE_RMS
+        silent = np.sqrt(cs[:, -1] / w) < _SILENCE_RMS
         pitch[silent] = 0.0
         conf[silent] = 0.0
         return np.stack([pitch, conf], axis=1)

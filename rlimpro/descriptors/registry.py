@@ -16,7 +16,8 @@ specshape  centroid (Hz), spread (Hz), skewness, kurtosis of the   all 0; flatne
            flatness (dB, geometric/arithmetic mean of power);
            crest (dB, max/mean of magnitude)
 pitch      pitch-hz (YIN, de Cheveigné & Kawahara 2002, range      0 Hz and confidence 0
-           sr/(window/2) … sr/2), pitch-confidence (1 - CMNDF at
+           4 sr/(3 window) … sr/2, i.e. 57 Hz … 22 kHz at the
+           defaults), pitch-confidence (1 - CMNDF at
            the chosen lag, in [0, 1])
 ========== ======================================================= ==========================
 """

@@ -1,0 +1,3 @@
+from rlimpro.cli import main
+
+main()

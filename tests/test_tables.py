@@ -1,0 +1,58 @@
+import json
+
+import pandas as pd
+import pytest
+
+from rlimpro.errors import MismatchError, NotFoundError, ParameterError
+from rlimpro.tables import atomic_write, check_same_analysis, read_table, write_table
+
+
+def test_roundtrip_with_sidecar(tmp_path):
+    df = pd.DataFrame({"a": [0.1, 1 / 3], "b": [1e-12, -5.0]})
+    write_table(tmp_path / "t.csv", df, {"analysis": {"hop": 512}})
+    back, meta = read_table(tmp_path / "t.csv")
+    pd.testing.assert_frame_equal(back, df, rtol=1e-9, atol=0)
+    assert meta["analysis"] == {"hop": 512} and "rlimpro_version" in meta
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "x.csv"
+    target.write_text("old")
+
+    def boom(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, boom)
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_atomic_write_bad_folder(tmp_path):
+    (tmp_path / "f").write_text("file")
+    with pytest.raises(ParameterError, match="cannot write to folder"):
+        atomic_write(tmp_path / "f" / "x.csv", lambda p: None)
+
+
+def test_missing_and_malformed(tmp_path):
+    with pytest.raises(NotFoundError, match="does not exist"):
+        read_table(tmp_path / "none.csv")
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(NotFoundError, match="sidecar"):
+        read_table(tmp_path / "t.csv")
+    (tmp_path / "t.json").write_text("{not json")
+    with pytest.raises(NotFoundError, match="not valid JSON"):
+        read_table(tmp_path / "t.csv")
+    (tmp_path / "t.json").write_text(json.dumps({}))
+    (tmp_path / "t.csv").write_bytes(b"")
+    with pytest.raises(NotFoundError, match="not a readable CSV"):
+        read_table(tmp_path / "t.csv")
+
+
+def test_check_same_analysis_names_both_values():
+    a = {"analysis": {"hop": 512, "window": 1024}}
+    b = {"analysis": {"hop": 256, "window": 1024}}
+    check_same_analysis(a, dict(a), a_name="x", b_name="y")
+    with pytest.raises(MismatchError, match="hop: 512 in lookup.json vs 256 in corpus"):
+        check_same_analysis(a, b, a_name="lookup.json", b_name="corpus")
