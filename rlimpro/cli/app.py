@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rlimpro import __version__
 
@@ -73,12 +74,12 @@ def stage_errors(what: str) -> Iterator[None]:
     try:
         yield
     except PartialFailure as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
         for item, reason in exc.failures.items():
-            err_console.print(f"  [red]✗[/] {item}: {reason}")
+            err_console.print(f"  [red]✗[/] {escape(str(item))}: {escape(str(reason))}")
         raise typer.Exit(EXIT_ERROR) from None
     except RlimproError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_ERROR) from None
     except KeyboardInterrupt:
         err_console.print(f"[yellow]{what} interrupted[/]; progress so far is saved, run the same command to resume")
@@ -87,7 +88,7 @@ def stage_errors(what: str) -> Iterator[None]:
 
 def warn(message: str) -> None:
     """Print a warning on stderr."""
-    err_console.print(f"[yellow]warning:[/] {message}")
+    err_console.print(f"[yellow]warning:[/] {escape(message)}")
 
 
 def info(message: str) -> None:
@@ -97,5 +98,5 @@ def info(message: str) -> None:
 
 def die(message: str, code: int = EXIT_ERROR) -> None:
     """Print an error and exit (for checks the CLI makes itself)."""
-    err_console.print(f"[red]error:[/] {message}")
+    err_console.print(f"[red]error:[/] {escape(message)}")
     sys.exit(code)
