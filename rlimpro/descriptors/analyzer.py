@@ -149,7 +149,7 @@ class Analyzer:
         out[:, 27:34] = self._specshape(mag, power)
 
         # pitch (YIN on the mean-removed frame)
-        out[:, 34:36] = self._yin(x - x.mean(axis=1, keepdims=True))
+        out[:, 34:36] = self._yin((x - x.mean(axis=1, keepdims=True)).astype(np.float32))
         return out
 
     def _specshape(self, mag: np.ndarray, power: np.ndarray) -> np.ndarray:
@@ -198,32 +198,35 @@ class Analyzer:
         a = scipy.fft.rfft(x[:, :hi], n=nfft, axis=1)
         b = scipy.fft.rfft(x, n=nfft, axis=1)
         r = scipy.fft.irfft(np.conj(a) * b, n=nfft, axis=1)[:, : lmax + 1]
-        cs = np.concatenate([np.zeros((n, 1)), np.cumsum(x * x, axis=1)], axis=1)
-        e0 = cs[:, hi][:, None]
-        etau = cs[:, hi : w + 1] - cs[:, : lmax + 1]
-        d = np.maximum(e0 + etau - 2.0 * r, 0.0)
-        d[:, 0] = 0.0
-        cum = np.cumsum(d[:, 1:], axis=1)
-        cmnd = np.ones_like(d)
-        cmnd[:, 1:] = d[:, 1:] * self._tau[1 : lmax + 1] / np.maximum(cum, 1e-30)
+        c = np.cumsum(x * x, axis=1, dtype=np.float64)  # c[:, k] = sum_{j<=k} x_j^2
+        e0 = c[:, hi - 1 : hi]
+        etau = c[:, hi - 1 : w].copy()  # sum_{j<tau+hi} x_j^2 ...
+        etau[:, 1:] -= c[:, : lmax]  # ... minus sum_{j<tau}
+        d = e0 + etau
+        d -= 2.0 * r
+        np.maximum(d, 0.0, out=d)
+        # cumulative mean normalised difference over lags 1..lmax (index 0 <-> lag 1)
+        dl = d[:, 1:]
+        cmnd = dl * self._tau[1 : lmax + 1]
+        cmnd /= np.maximum(np.cumsum(dl, axis=1), 1e-30)
         # first lag (>= 2) below threshold that is a local minimum, else the global minimum
-        c = cmnd[:, 2:lmax]
-        nxt = cmnd[:, 3 : lmax + 1]
-        cand = (c < YIN_THRESHOLD) & (c <= nxt)
+        cur = cmnd[:, 1 : lmax - 1]
+        nxt = cmnd[:, 2:lmax]
+        cand = (cur < YIN_THRESHOLD) & (cur <= nxt)
         has = cand.any(axis=1)
         first = np.argmax(cand, axis=1)
-        glob = np.argmin(c, axis=1)
-        k = np.where(has, first, glob) + 2
+        glob = np.argmin(cur, axis=1)
+        k = np.where(has, first, glob) + 2  # lag
         rows = np.arange(n)
-        y0 = cmnd[rows, k - 1]
-        y1 = cmnd[rows, k]
-        y2 = cmnd[rows, np.minimum(k + 1, lmax)]
+        y0 = cmnd[rows, k - 2]
+        y1 = cmnd[rows, k - 1]
+        y2 = cmnd[rows, np.minimum(k, lmax - 1)]
         denom = y0 - 2.0 * y1 + y2
         ok = np.abs(denom) > 1e-12
         shift = np.clip(np.where(ok, 0.5 * (y0 - y2) / np.where(ok, denom, 1.0), 0.0), -1.0, 1.0)
         pitch = sr / (k + shift)
         conf = np.clip(1.0 - y1, 0.0, 1.0)
-        silent = np.sqrt(cs[:, -1] / w) < _SILENCE_RMS
+        silent = np.sqrt(c[:, -1] / w) < _SILENCE_RMS
         pitch[silent] = 0.0
         conf[silent] = 0.0
         return np.stack([pitch, conf], axis=1)
