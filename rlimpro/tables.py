@@ -25,6 +25,13 @@ def sidecar_path(table: Path) -> Path:
     return table.with_suffix(".json")
 
 
+def _default_mode() -> int:
+    """File mode a plain ``open()`` would give (0666 minus the umask); mkstemp alone gives 0600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it onto ``path``.
 
@@ -43,6 +50,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -56,3 +56,15 @@ def test_check_same_analysis_names_both_values():
     check_same_analysis(a, dict(a), a_name="x", b_name="y")
     with pytest.raises(MismatchError, match="hop: 512 in lookup.json vs 256 in corpus"):
         check_same_analysis(a, b, a_name="lookup.json", b_name="corpus")
+
+
+def test_atomic_write_gives_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "x.txt", lambda p: p.write_text("x"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "x.txt").stat().st_mode) == 0o644
