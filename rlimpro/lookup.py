@@ -16,10 +16,10 @@ final table is identical to an uninterrupted run's.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import shutil
-import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -35,6 +35,7 @@ from rlimpro.errors import ParameterError
 from rlimpro.progress import progress_bar
 from rlimpro.synths import SynthSpec, load_spec, make_renderer
 from rlimpro.tables import atomic_write, read_meta, write_json_atomic, write_table
+from rlimpro.workers import pool_worker_init
 from rlimpro.workspace import synth_dir
 
 CHUNK_ROWS = 50
@@ -76,24 +77,12 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and saves
-    die_with_parent()
+    pool_worker_init()
     try:  # one BLAS thread per worker: the pool already uses every core
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(1)
     except ImportError:
-        pass
-
-
-def die_with_parent() -> None:
-    """Ask Linux to SIGTERM this process when its parent dies (a killed lookup leaves no workers behind)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the pool's own shutdown still applies
         pass
 
 
@@ -153,6 +142,7 @@ def compute_lookup(
     engine: str | None = None,
     settings: AnalysisSettings | None = None,
     show_progress: bool = True,
+    ray_address: str | None = None,
 ) -> LookupResult:
     """Render and analyze ``synth`` over its parameter grid; write ``synths/<synth>/lookup.csv`` + ``.json``.
 
@@ -169,7 +159,7 @@ def compute_lookup(
     duration : float
         Seconds rendered per grid point.
     workers : int, optional
-        Processes (default: all cores).
+        Processes (default: all cores); with ``ray_address="local"``, the local Ray instance's CPUs.
     force : bool
         Recompute even when an up-to-date table exists; discard partial progress.
     engine : {"native", "pd"}, optional
@@ -177,6 +167,10 @@ def compute_lookup(
     settings : AnalysisSettings, optional
     show_progress : bool
         Show a rich progress bar on stderr.
+    ray_address : str, optional
+        Run the chunks as Ray tasks instead of a process pool: ``"local"`` (a Ray instance on this
+        machine) or ``"HOST:PORT"`` (a cluster's head); see :mod:`rlimpro.distributed`. Same
+        chunk store, same table.
 
     Returns
     -------
@@ -194,6 +188,10 @@ def compute_lookup(
         raise ParameterError(f"--duration {duration}: must be between {min_dur:.3f} s (one full frame) and 60 s")
     if workers is not None and workers < 1:
         raise ParameterError(f"--workers {workers}: must be >= 1")
+    if ray_address is not None:
+        from rlimpro.distributed import check_address
+
+        check_address(ray_address)
     spec = load_spec(synth, workspace=workspace, n_params=n_params, engine=engine)
     rows = subdiv**spec.n_params
     if rows > MAX_ROWS:
@@ -242,7 +240,17 @@ def compute_lookup(
 
     with progress_bar(f"lookup {synth}", total=rows, enabled=show_progress) as advance:
         advance(sum(min(CHUNK_ROWS, rows - i * CHUNK_ROWS) for i in range(n_chunks) if done[i]))
-        if workers == 1 or len(todo) <= 1:
+        if ray_address is not None:
+            from rlimpro.distributed import run_chunks
+
+            def on_result(i: int, values: np.ndarray) -> None:
+                save(i, values)
+                advance(len(values))
+
+            job = functools.partial(_chunk_job, spec_json, duration=duration, settings=settings)
+            chunks = {i: points[i * CHUNK_ROWS : (i + 1) * CHUNK_ROWS] for i in todo}
+            run_chunks(job, chunks, address=ray_address, on_result=on_result, num_cpus=workers)
+        elif workers == 1 or len(todo) <= 1:
             for i in todo:
                 sl = slice(i * CHUNK_ROWS, (i + 1) * CHUNK_ROWS)
                 save(i, render_and_describe(spec, points[sl], duration=duration, settings=settings))

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rlimpro.errors import PdError
+from rlimpro.workers import die_with_parent
 
 PD_ENV = "RLIMPRO_PD"
 MIN_VERSION = (0, 51)
@@ -137,12 +138,7 @@ def _child_setup() -> None:  # pragma: no cover - runs in the child between fork
     """In Pd, before exec: unblock SIGINT (blocked around the fork, see PdProcess) and ask Linux to
     SIGTERM Pd when the thread that started it dies (Python killed with SIGKILL)."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
-    except Exception:
-        pass
+    die_with_parent()
 
 
 # ---------------------------------------------------------------- one running Pd
