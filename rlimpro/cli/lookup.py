@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,11 +13,20 @@ from rlimpro.cli.app import app, info, stage_errors, warn, workspace
 def lookup(
     synth: Annotated[str, typer.Option("--synth", "-s", help="Synth name: built-in (sine, fm, granular) or synths/<name>/.")],
     subdiv: Annotated[int, typer.Option("--subdiv", help="Grid points per parameter (>= 2, both ends of [0, 1]).")] = 10,
-    params: Annotated[Optional[int], typer.Option("--params", "-n", help="Number of synth parameters (must match the synth).")] = None,
+    params: Annotated[int | None, typer.Option("--params", "-n", help="Number of synth parameters (must match the synth).")] = None,
     duration: Annotated[float, typer.Option("--duration", help="Seconds rendered per grid point.")] = 1.0,
-    workers: Annotated[Optional[int], typer.Option("--workers", "-j", help="Processes (default: all cores).")] = None,
-    engine: Annotated[Optional[str], typer.Option("--engine", help="Override the synth's engine: native or pd.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-j", help="Processes (default: all cores).")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", help="Override the synth's engine: native or pd.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if an up-to-date table exists.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Run the grid as Ray tasks: 'local' (a Ray instance on this machine) or HOST:PORT of a "
+            "Ray cluster's head. Needs pip install 'rlimpro\\[ray]'.",
+        ),
+    ] = None,
 ) -> None:
     """Render SYNTH over linspace(0, 1, SUBDIV) per parameter; write synths/SYNTH/lookup.csv + lookup.json."""
     from rlimpro.lookup import compute_lookup
@@ -36,6 +45,7 @@ def lookup(
             workers=workers,
             force=force,
             engine=engine,
+            ray_address=ray,
         )
     for w in result.warnings:
         warn(w)
