@@ -25,11 +25,13 @@ def sidecar_path(table: Path) -> Path:
     return table.with_suffix(".json")
 
 
-def _default_mode() -> int:
-    """File mode a plain ``open()`` would give (0666 minus the umask); mkstemp alone gives 0600."""
+def publish(tmp: Path, path: Path) -> None:
+    """Give a finished temporary file the mode a plain ``open()`` would (0666 minus the umask;
+    mkstemp makes it 0600) and rename it onto ``path``. For files written incrementally."""
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    os.chmod(tmp, 0o666 & ~mask)
+    os.replace(tmp, path)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -50,8 +52,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     tmp = Path(tmp_name)
     try:
         write(tmp)
-        os.chmod(tmp, _default_mode())
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

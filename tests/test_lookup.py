@@ -15,10 +15,10 @@ from numpy.testing import assert_allclose
 from typer.testing import CliRunner
 
 from rlimpro.cli import app
+from rlimpro.descriptors import AnalysisSettings
 from rlimpro.descriptors.registry import DESCRIPTORS
 from rlimpro.lookup import compute_lookup, grid, render_and_describe
 from rlimpro.synths import load_spec
-from rlimpro.descriptors import AnalysisSettings
 
 runner = CliRunner()
 

@@ -6,7 +6,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -30,7 +30,7 @@ out_console = Console(highlight=False, soft_wrap=True)
 class State:
     """Options given before the subcommand."""
 
-    root: Optional[Path] = None
+    root: Path | None = None
 
 
 state = State()
@@ -52,7 +52,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     root: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--root", envvar="RLIMPRO_ROOT", help="Workspace root (default: current directory).", file_okay=False),
     ] = None,
     version: Annotated[

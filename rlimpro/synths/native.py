@@ -101,8 +101,8 @@ class SineEngine(NativeEngine):
         return amp[:, None] * np.cos(2 * np.pi * f[:, None] * t[None, :])
 
     def _block(self, state, p0, p1, n, sr):
-        f0, a0 = (ps.to_physical(v) for ps, v in zip(self.spec.params, p0))
-        f1, a1 = (ps.to_physical(v) for ps, v in zip(self.spec.params, p1))
+        f0, a0 = (ps.to_physical(v) for ps, v in zip(self.spec.params, p0, strict=False))
+        f1, a1 = (ps.to_physical(v) for ps, v in zip(self.spec.params, p1, strict=False))
         ramp = (np.arange(1, n + 1) / n)
         f = f0 + (f1 - f0) * ramp
         a = a0 + (a1 - a0) * ramp
@@ -127,10 +127,10 @@ class FMEngine(NativeEngine):
         return out
 
     def _block(self, state, p0, p1, n, sr):
-        v0 = [ps.to_physical(v) for ps, v in zip(self.spec.params, p0)]
-        v1 = [ps.to_physical(v) for ps, v in zip(self.spec.params, p1)]
+        v0 = [ps.to_physical(v) for ps, v in zip(self.spec.params, p0, strict=False)]
+        v1 = [ps.to_physical(v) for ps, v in zip(self.spec.params, p1, strict=False)]
         ramp = np.arange(1, n + 1) / n
-        fc, h, index = (a + (b - a) * ramp for a, b in zip(v0, v1))
+        fc, h, index = (a + (b - a) * ramp for a, b in zip(v0, v1, strict=False))
         pc = state.get("pc", 0.0) + np.cumsum(fc) / sr - fc / sr
         pm = state.get("pm", 0.0) + np.cumsum(fc * h) / sr - fc * h / sr
         state["pc"] = float((pc[-1] + fc[-1] / sr) % 1.0)
