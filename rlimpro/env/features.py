@@ -1,0 +1,282 @@
+"""The feature space: which descriptors the agent sees and is rewarded on, and how they are scaled.
+
+One object turns raw descriptor vectors (every descriptor in :data:`~rlimpro.descriptors.DESCRIPTORS`
+order, physical units) into what the policy sees. The training environment and the live stage both
+build observations with it, so a policy sees the same numbers on stage as in training.
+
+Scaling: z-scores with the lookup table's per-descriptor mean and standard deviation,
+``z = (x - mean) / std``, clipped to ``±clip`` (default 10). A descriptor that is constant over the
+lookup table (std below ``1e-9 * max(1, |mean|)``, e.g. the loudness of an FM synth with a fixed
+amplitude) gets ``std = 1`` in its own unit, so it stays finite.
+
+Observation (float32, shape ``(2 F + N,)``): ``[synth z (F), target z (F), synth parameters (N)]``
+over the ``F`` observation features and the ``N`` synth parameters in [0, 1].
+
+Distance (the reward's and the evaluation's metric): weighted RMSE between two descriptor vectors
+over the reward features, in z space,
+``d = sqrt(sum_i w_i (z_a,i - z_t,i)^2 / sum_i w_i)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from rlimpro.descriptors.registry import DESCRIPTORS, descriptor_index, expand_features
+from rlimpro.errors import MismatchError, ParameterError
+
+Z_CLIP = 10.0  #: |z| is clipped to this many standard deviations
+
+
+class FeatureSpace:
+    """Selected descriptors, their z-scoring statistics, the observation layout and the distance.
+
+    Parameters
+    ----------
+    features : sequence of str
+        Observation features: descriptor or group names (expanded with
+        :func:`~rlimpro.descriptors.expand_features`).
+    features_reward : sequence of str
+        Reward features (descriptor or group names).
+    mean, std : ndarray, shape (len(DESCRIPTORS),)
+        Per-descriptor statistics, physical units, canonical order.
+    n_params : int
+        Number of synth parameters.
+    reward_weights : mapping str -> float, optional
+        Weight per reward descriptor (default 1). A group name sets every descriptor of the group.
+    clip : float
+        |z| bound, > 0.
+    source : str
+        Where the feature names come from, for error messages.
+
+    Raises
+    ------
+    ParameterError
+        Unknown feature names (with a suggestion), weights that are negative, all zero or name a
+        descriptor that is not a reward feature, statistics of the wrong shape.
+    """
+
+    def __init__(
+        self,
+        *,
+        features: Sequence[str],
+        features_reward: Sequence[str],
+        mean: np.ndarray,
+        std: np.ndarray,
+        n_params: int,
+        reward_weights: Mapping[str, float] | None = None,
+        clip: float = Z_CLIP,
+        source: str = "features",
+    ):
+        self.features: list[str] = expand_features(features, source=source)
+        self.features_reward: list[str] = expand_features(features_reward, source=f"{source}_reward")
+        mean = np.asarray(mean, dtype=np.float64)
+        std = np.asarray(std, dtype=np.float64)
+        if mean.shape != (len(DESCRIPTORS),) or std.shape != (len(DESCRIPTORS),):
+            raise ParameterError(f"mean and std must have shape ({len(DESCRIPTORS)},), got {mean.shape} and {std.shape}")
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+            raise ParameterError("descriptor statistics must be finite")
+        if n_params < 1:
+            raise ParameterError(f"n_params {n_params} must be >= 1")
+        if not clip > 0:
+            raise ParameterError(f"clip {clip} must be > 0")
+        self.mean = mean
+        self.std = np.where(std > 1e-9 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+        self.n_params = int(n_params)
+        self.clip = float(clip)
+        self.obs_index = np.array([descriptor_index(n) for n in self.features], dtype=np.intp)
+        self.reward_index = np.array([descriptor_index(n) for n in self.features_reward], dtype=np.intp)
+        self.reward_weights = self._weights(reward_weights or {}, source=source)
+        #: reward weights normalised to sum 1 (``d = sqrt(sum w (a - t)^2)``)
+        self.reward_scale = np.sqrt(self.reward_weights / self.reward_weights.sum())
+
+    def _weights(self, weights: Mapping[str, float], *, source: str) -> np.ndarray:
+        from rlimpro.descriptors.registry import GROUPS
+        from rlimpro.workspace import did_you_mean
+
+        w = np.ones(len(self.features_reward))
+        pos = {n: i for i, n in enumerate(self.features_reward)}
+        for key, value in weights.items():
+            names = GROUPS.get(key, (key,))
+            if key not in GROUPS and key not in DESCRIPTORS:
+                raise ParameterError(
+                    f"{source}: reward_weights names '{key}', which is not a descriptor or group"
+                    f"{did_you_mean(key, list(GROUPS) + list(DESCRIPTORS))}"
+                )
+            if not all(n in pos for n in names):
+                raise ParameterError(
+                    f"{source}: reward_weights names '{key}', which is not in features_reward "
+                    f"({', '.join(self.features_reward)})"
+                )
+            if not (np.isfinite(value) and value >= 0):
+                raise ParameterError(f"{source}: reward weight of '{key}' must be a finite number >= 0, got {value}")
+            for n in names:
+                w[pos[n]] = float(value)
+        if w.sum() <= 0:
+            raise ParameterError(f"{source}: every reward weight is 0; give at least one feature a positive weight")
+        return w
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_lookup(
+        cls,
+        descriptors: np.ndarray,
+        *,
+        features: Sequence[str],
+        features_reward: Sequence[str],
+        n_params: int,
+        reward_weights: Mapping[str, float] | None = None,
+        clip: float = Z_CLIP,
+        source: str = "features",
+    ) -> FeatureSpace:
+        """Statistics from a lookup table's descriptor block.
+
+        Parameters
+        ----------
+        descriptors : ndarray, shape (rows, len(DESCRIPTORS))
+            Raw descriptors of every grid point.
+        """
+        d = np.asarray(descriptors, dtype=np.float64)
+        if d.ndim != 2 or d.shape[1] != len(DESCRIPTORS) or d.shape[0] < 2:
+            raise ParameterError(f"lookup descriptors must have shape (rows >= 2, {len(DESCRIPTORS)}), got {d.shape}")
+        return cls(
+            features=features,
+            features_reward=features_reward,
+            mean=d.mean(axis=0),
+            std=d.std(axis=0),
+            n_params=n_params,
+            reward_weights=reward_weights,
+            clip=clip,
+            source=source,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything needed to rebuild this object (stored as ``feature_space.json`` in a run)."""
+        return {
+            "features": self.features,
+            "features_reward": self.features_reward,
+            "reward_weights": {n: float(w) for n, w in zip(self.features_reward, self.reward_weights, strict=True)},
+            "n_params": self.n_params,
+            "clip": self.clip,
+            "descriptors": list(DESCRIPTORS),
+            "mean": [float(v) for v in self.mean],
+            "std": [float(v) for v in self.std],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpace:
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        MismatchError
+            The stored descriptor order is not this version's.
+        """
+        if list(data.get("descriptors", [])) != list(DESCRIPTORS):
+            raise MismatchError("the stored feature space was made with another descriptor list; retrain the model")
+        return cls(
+            features=data["features"],
+            features_reward=data["features_reward"],
+            reward_weights=data.get("reward_weights"),
+            mean=np.asarray(data["mean"]),
+            std=np.asarray(data["std"]),
+            n_params=int(data["n_params"]),
+            clip=float(data.get("clip", Z_CLIP)),
+        )
+
+    # ------------------------------------------------------------------ scaling
+    @property
+    def n_features(self) -> int:
+        """F, the number of observation features."""
+        return len(self.features)
+
+    @property
+    def observation_size(self) -> int:
+        """``2 F + N``."""
+        return 2 * self.n_features + self.n_params
+
+    def observation_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(low, high)``, float32, shape (2 F + N,): ``±clip`` for descriptors, [0, 1] for parameters."""
+        f, n = self.n_features, self.n_params
+        low = np.concatenate([np.full(2 * f, -self.clip), np.zeros(n)]).astype(np.float32)
+        high = np.concatenate([np.full(2 * f, self.clip), np.ones(n)]).astype(np.float32)
+        return low, high
+
+    def observation_space(self):
+        """The gymnasium ``Box`` of observations."""
+        from gymnasium import spaces
+
+        low, high = self.observation_bounds()
+        return spaces.Box(low=low, high=high, dtype=np.float32)
+
+    def zscore(self, raw: np.ndarray) -> np.ndarray:
+        """Clipped z-scores of every descriptor.
+
+        Parameters
+        ----------
+        raw : ndarray, shape (..., len(DESCRIPTORS))
+
+        Returns
+        -------
+        ndarray, shape (..., len(DESCRIPTORS)), float64, within ``±clip``
+        """
+        raw = np.asarray(raw, dtype=np.float64)
+        if raw.shape[-1] != len(DESCRIPTORS):
+            raise ParameterError(f"descriptor vectors must have {len(DESCRIPTORS)} columns, got shape {raw.shape}")
+        return np.clip((raw - self.mean) / self.std, -self.clip, self.clip)
+
+    def obs_features(self, raw: np.ndarray) -> np.ndarray:
+        """Clipped z-scores of the observation features, shape (..., F)."""
+        return self.zscore(raw)[..., self.obs_index]
+
+    def reward_features(self, raw: np.ndarray) -> np.ndarray:
+        """Clipped z-scores of the reward features times ``sqrt(normalised weight)``, shape (..., R).
+
+        The Euclidean norm of a difference of two such vectors is :meth:`distance`.
+        """
+        return self.zscore(raw)[..., self.reward_index] * self.reward_scale
+
+    def packed(self, raw: np.ndarray) -> np.ndarray:
+        """``[obs_features, reward_features]``, shape (..., F + R): the environment's per-row table."""
+        z = self.zscore(raw)
+        return np.concatenate([z[..., self.obs_index], z[..., self.reward_index] * self.reward_scale], axis=-1)
+
+    def observation(self, *, synth: np.ndarray, target: np.ndarray, params: np.ndarray) -> np.ndarray:
+        """One observation from raw descriptor vectors.
+
+        Parameters
+        ----------
+        synth : ndarray, shape (len(DESCRIPTORS),)
+            The synth's raw descriptors.
+        target : ndarray, shape (len(DESCRIPTORS),)
+            The target's (musician's) raw descriptors.
+        params : ndarray, shape (N,)
+            Synth parameters in [0, 1].
+
+        Returns
+        -------
+        ndarray, shape (2 F + N,), float32
+        """
+        params = np.asarray(params, dtype=np.float64)
+        if params.shape != (self.n_params,):
+            raise ParameterError(f"params must have shape ({self.n_params},), got {params.shape}")
+        return np.concatenate(
+            [self.obs_features(synth), self.obs_features(target), np.clip(params, 0.0, 1.0)]
+        ).astype(np.float32)
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Weighted RMSE in z space over the reward features.
+
+        Parameters
+        ----------
+        a, b : ndarray, shape (..., len(DESCRIPTORS))
+            Raw descriptor vectors (broadcastable).
+
+        Returns
+        -------
+        ndarray, shape (...,), >= 0
+        """
+        diff = self.reward_features(a) - self.reward_features(b)
+        return np.sqrt(np.sum(diff * diff, axis=-1))

@@ -1,0 +1,303 @@
+"""The ``train`` stage: a YAML config -> a trained agent in a run directory.
+
+Order of work: validate the config and every table it names (nothing is created when anything is
+wrong), build the Stable-Baselines3 algorithm (bad ``algorithm_kwargs`` values fail here, still before
+any training), create the run directory with the resolved config, the command line, the feature space
+and the synth model, then learn with ``n_envs`` vectorized environments, evaluating on the held-out
+corpus files every ``eval_freq`` steps (the best model is kept) and checkpointing every
+``checkpoint_freq`` steps. At the end the final model is evaluated on the held-out files too (so a
+short run also has a best model and a checkpoint) and ``rlimpro evaluate`` writes evaluation.json.
+
+Ctrl-C saves ``final_model.zip`` before stopping (:class:`TrainingInterrupted` carries the run).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rlimpro import __version__
+from rlimpro.errors import ConfigError, RlimproError
+from rlimpro.progress import progress_bar
+from rlimpro.runs import (
+    BEST_MODEL,
+    CONFIG,
+    FINAL_MODEL,
+    new_run_dir,
+    read_run_json,
+    save_feature_space,
+    save_synth_model,
+    write_run_json,
+)
+from rlimpro.tables import atomic_write, write_text_atomic
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the model was saved to ``run / final_model.zip``."""
+
+    def __init__(self, run: Path, timesteps: int):
+        super().__init__(f"training interrupted after {timesteps} steps; model saved in {run}")
+        self.run = run
+        self.timesteps = timesteps
+
+
+def save_model(model: Any, path: Path) -> None:
+    """Save an SB3 model atomically (a reader never sees a half-written zip)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            model.save(fh)
+
+    atomic_write(path, write)
+
+
+def build_model(setup: Any, vec_env: Any, *, seed: int | None) -> Any:
+    """The SB3 algorithm for ``setup.config`` on ``vec_env``.
+
+    Raises
+    ------
+    ConfigError
+        SB3 refuses the ``algorithm_kwargs`` values (the message is SB3's, prefixed by the file).
+    """
+    from rlimpro.train_config import algorithm_class
+
+    c = setup.config
+    kwargs = dict(c.algorithm_kwargs)
+    if c.net_arch is not None:
+        kwargs["policy_kwargs"] = {**(kwargs.get("policy_kwargs") or {}), "net_arch": list(c.net_arch)}
+    cls = algorithm_class(c.algorithm)
+    try:
+        return cls("MlpPolicy", vec_env, seed=seed, verbose=0, device="cpu", **kwargs)
+    except (TypeError, ValueError, AssertionError, KeyError) as exc:
+        raise ConfigError(f"{setup.source}: [algorithm_kwargs] {c.algorithm} refused the settings: {exc}") from exc
+
+
+def _vec_env(setup: Any, *, n_envs: int, split: str, seed: int | None) -> Any:
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    def factory() -> Any:
+        return Monitor(setup.make_env(split=split))
+
+    venv = DummyVecEnv([factory] * n_envs)
+    if seed is not None:
+        venv.seed(seed)
+    return venv
+
+
+def _callbacks(setup: Any, run: Path, *, eval_env: Any, timesteps: int, show_progress: bool, advance: Any) -> list[Any]:
+    from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
+
+    c = setup.config
+
+    class Progress(BaseCallback):
+        """Advances the rich progress bar every 256 vector steps."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._shown = 0
+
+        def _on_step(self) -> bool:
+            if self.n_calls % 256 == 0:
+                advance(self.num_timesteps - self._shown)
+                self._shown = self.num_timesteps
+            return True
+
+        def _on_training_end(self) -> None:
+            advance(self.num_timesteps - self._shown)
+            self._shown = self.num_timesteps
+
+    callbacks: list[Any] = [Progress()]
+    if eval_env is not None and c.eval_freq > 0:
+        callbacks.append(
+            EvalCallback(
+                eval_env,
+                n_eval_episodes=len(setup.held_out_files),
+                eval_freq=max(c.eval_freq // c.n_envs, 1),
+                best_model_save_path=str(run),
+                log_path=str(run / "eval"),
+                deterministic=True,
+                verbose=0,
+            )
+        )
+    if c.checkpoint_freq > 0:
+        callbacks.append(
+            CheckpointCallback(
+                save_freq=max(c.checkpoint_freq // c.n_envs, 1), save_path=str(run / "checkpoints"), name_prefix="model", verbose=0
+            )
+        )
+    return callbacks
+
+
+def _planned_steps(model: Any, timesteps: int) -> int:
+    """Steps SB3 will really take: on-policy algorithms finish their last rollout (n_steps x n_envs)."""
+    rollout = getattr(model, "n_steps", None)
+    if isinstance(rollout, int) and rollout > 0:
+        chunk = rollout * model.n_envs
+        return -(-timesteps // chunk) * chunk
+    return timesteps
+
+
+def _final_best(model: Any, run: Path, eval_env: Any, setup: Any, callbacks: list[Any]) -> float | None:
+    """Evaluate the final model on the held-out files; keep it as best_model.zip when it is better."""
+    from stable_baselines3.common.callbacks import EvalCallback
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    if eval_env is None:
+        return None
+    mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=len(setup.held_out_files), deterministic=True)
+    best = -float("inf")
+    for cb in callbacks:
+        if isinstance(cb, EvalCallback) and cb.n_calls > 0:
+            best = cb.best_mean_reward
+    if mean > best or not (run / BEST_MODEL).is_file():
+        save_model(model, run / BEST_MODEL)
+    return float(mean)
+
+
+def train(
+    *,
+    config_path: Path,
+    workspace: Path,
+    timesteps: int | None = None,
+    seed: int | None = None,
+    show_progress: bool = True,
+    evaluate: bool = True,
+    command: str | None = None,
+) -> Path:
+    """Train an agent as ``config_path`` says; return its run directory.
+
+    Parameters
+    ----------
+    config_path : Path
+        Training config (YAML, see ``configs/fm.yaml``).
+    workspace : Path
+        Workspace root (lookup tables, corpora, and where the run directory goes).
+    timesteps : int, optional
+        Override the config's ``timesteps``.
+    seed : int, optional
+        Override the config's ``seed``.
+    show_progress : bool
+        Draw a rich progress bar on stderr.
+    evaluate : bool
+        Run ``rlimpro evaluate`` on the held-out files at the end (writes evaluation.json).
+    command : str, optional
+        Command line recorded in command.txt (default: this process's argv).
+
+    Returns
+    -------
+    Path
+        ``synths/<synth>/models/<YYYYmmdd-HHMMSS>-<ALGO>/``.
+
+    Raises
+    ------
+    ConfigError, NotFoundError, MismatchError
+        Before anything is created or trained.
+    TrainingInterrupted
+        Ctrl-C; the model was saved first.
+    """
+    from rlimpro.env.factory import prepare
+    from rlimpro.train_config import check_algorithm_kwargs, load_config
+
+    if timesteps is not None and timesteps < 1:
+        from rlimpro.errors import ParameterError
+
+        raise ParameterError(f"--timesteps {timesteps}: must be >= 1")
+    source = str(config_path)
+    config = load_config(Path(config_path), overrides={"timesteps": timesteps, "seed": seed})
+    setup = prepare(config, workspace=Path(workspace), source=source)
+    check_algorithm_kwargs(config, source=source)
+
+    import torch
+
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    venv = _vec_env(setup, n_envs=config.n_envs, split="train", seed=config.seed)
+    model = build_model(setup, venv, seed=config.seed)
+    eval_env = _vec_env(setup, n_envs=1, split="eval", seed=config.seed) if setup.held_out_files else None
+
+    run = new_run_dir(synth=config.synth, algorithm=config.algorithm, workspace=Path(workspace))
+    try:
+        (run / "checkpoints").mkdir()
+        (run / "tb").mkdir()
+        write_text_atomic(run / CONFIG, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        write_text_atomic(run / "command.txt", (command or shlex.join(sys.argv)) + "\n")
+        save_feature_space(run, setup.feature_space)
+        save_synth_model(run, setup.grid)
+        info: dict[str, Any] = {
+            "rlimpro_version": __version__,
+            "synth": config.synth,
+            "corpus": config.corpus,
+            "algorithm": config.algorithm,
+            "action_type": config.action_type,
+            "n_params": setup.grid.n_params,
+            "lookup": str(setup.lookup_path),
+            "lookup_subdiv": setup.grid.subdiv,
+            "lookup_duration": setup.lookup_meta.get("duration"),
+            "analysis": setup.lookup_meta.get("analysis"),
+            "param_names": setup.lookup_meta.get("param_names"),
+            "default_params": [float(v) for v in setup.default_params],
+            "train_files": setup.train_files,
+            "held_out_files": setup.held_out_files,
+            "timesteps": config.timesteps,
+            "seed": config.seed,
+            "started": _dt.datetime.now().isoformat(timespec="seconds"),
+            "status": "training",
+        }
+        write_run_json(run, info)
+    except RlimproError:
+        raise
+    except OSError as exc:
+        from rlimpro.errors import ParameterError
+
+        raise ParameterError(f"cannot write the run folder {run}: {exc.strerror or exc}") from exc
+
+    model.tensorboard_log = str(run / "tb")
+    t0 = time.perf_counter()
+    saved = False
+    try:
+        total = _planned_steps(model, config.timesteps)
+        with progress_bar(f"train {config.synth} {config.algorithm}", total=total, enabled=show_progress) as advance:
+            callbacks = _callbacks(setup, run, eval_env=eval_env, timesteps=config.timesteps, show_progress=show_progress, advance=advance)
+            model.learn(total_timesteps=config.timesteps, callback=callbacks, tb_log_name="run", progress_bar=False)
+        seconds = time.perf_counter() - t0
+        save_model(model, run / FINAL_MODEL)
+        saved = True
+        if config.checkpoint_freq > 0:
+            save_model(model, run / "checkpoints" / f"model_{model.num_timesteps}_steps.zip")
+        final_reward = _final_best(model, run, eval_env, setup, callbacks)
+        info.update(
+            status="trained",
+            steps=int(model.num_timesteps),
+            seconds=round(seconds, 2),
+            steps_per_second=round(model.num_timesteps / seconds, 1) if seconds > 0 else None,
+            final_eval_reward=final_reward,
+        )
+        write_run_json(run, info)
+        if evaluate and setup.held_out_files:
+            from rlimpro.evaluate import evaluate_run
+
+            evaluate_run(run, workspace=Path(workspace), show_progress=show_progress)
+    except KeyboardInterrupt:
+        # save first (a second Ctrl-C while saving still leaves no half-written file: saves are atomic)
+        if not saved:
+            save_model(model, run / FINAL_MODEL)
+            info.update(status="interrupted", steps=int(model.num_timesteps), seconds=round(time.perf_counter() - t0, 2))
+            write_run_json(run, info)
+        raise TrainingInterrupted(run, int(model.num_timesteps)) from None
+    finally:
+        venv.close()
+        if eval_env is not None:
+            eval_env.close()
+    return run
+
+
+def run_summary(run: Path) -> dict[str, Any]:
+    """``run.json`` of a finished run (for the CLI's closing lines)."""
+    return read_run_json(run)
