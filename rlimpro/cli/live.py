@@ -1,0 +1,118 @@
+"""``rlimpro live``: the trained agent listening and playing in real time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rlimpro.cli.app import app, err_console, info, stage_errors, warn, workspace
+
+
+@app.command()
+def live(
+    synth: Annotated[str, typer.Option("--synth", "-s", help="Synth name (the run must be of this synth).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="latest, a run id, a run folder or a model zip.")] = "latest",
+    input: Annotated[
+        str | None,
+        typer.Option("--input", "-i", help="Audio FILE (rehearsal), osc[:PORT] (descriptor frames), "
+                     "or device[:NAME] (default: the audio input device)."),
+    ] = None,
+    output: Annotated[
+        list[str] | None,
+        typer.Option("--output", "-o", help="FILE.wav, device[:NAME], osc://HOST:PORT or pd; repeat for several "
+                     "(default: the audio device; with OSC input, replies to the sender)."),
+    ] = None,
+    fast: Annotated[bool, typer.Option("--fast", help="Play --input FILE as fast as possible (offline rehearsal).")] = False,
+    mix: Annotated[bool, typer.Option("--mix", help="Add the musician as a second channel of the output file.")] = False,
+    log: Annotated[
+        Path | None,
+        typer.Option("--log", help="Session log CSV (default: <run>/sessions/<time>.csv); score it with "
+                     "rlimpro evaluate RUN --log FILE."),
+    ] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="Stop after SEC seconds.", min=0.0)] = None,
+    features: Annotated[
+        bool, typer.Option("--features", help="Also send /rlimpro/features with /rlimpro/params to OSC outputs.")
+    ] = False,
+    realtime: Annotated[
+        bool, typer.Option("--rt/--no-rt", help="Real-time (SCHED_FIFO) priority for the decision loop when permitted.")
+    ] = True,
+) -> None:
+    """Run the trained agent live: listen, decide once per hop, play. Ctrl-C stops cleanly (exit 0).
+
+    Examples: rehearse on a file as fast as possible, keeping the audio and the log:
+    rlimpro live --synth fm --model latest --input corpora/demo/audio/07-pluck-minor.wav --output out.wav --fast;
+    listen to the audio input and play the synth on the output device: rlimpro live --synth fm;
+    answer descriptor frames from another program: rlimpro live --synth fm --input osc:9000.
+    """
+    import signal
+    import threading
+
+    from rlimpro.live.session import run_live
+
+    def ready(state: dict) -> None:
+        if state.get("osc_port") is not None:
+            info(f"listening for /rlimpro/target on udp port {state['osc_port']}")
+        if state.get("device_rate"):
+            info(f"audio device running at {state['device_rate']} Hz")
+        if not fast:
+            err_console.print("[dim]live; press Ctrl-C to stop[/]")
+
+    def terminate(signum: int, frame: object) -> None:  # SIGTERM stops as cleanly as Ctrl-C
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, terminate) if main_thread else None
+    try:
+        with stage_errors("live"):
+            result = run_live(
+                synth=synth,
+                model=model,
+                workspace=workspace(),
+                input=input,
+                outputs=output or [],
+                fast=fast,
+                mix=mix,
+                log=log,
+                duration=duration,
+                send_features=features,
+                realtime=realtime,
+                on_ready=ready,
+            )
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    _report(result)
+
+
+def _report(result) -> None:  # noqa: ANN001 - a LiveResult
+    """The closing lines: warnings, OSC counters, files written, latency."""
+    from rlimpro.live.latency import format_summary
+
+    meta = result.meta
+    inp = meta.get("input", {})
+    scheduling = str(meta.get("scheduling", ""))
+    if scheduling.startswith("not permitted"):
+        warn(f"real-time priority {scheduling}; decisions may wait for the CPU on a busy machine")
+    if inp.get("late_hops"):
+        warn(f"{inp['late_hops']} hops were processed more than a hop late (machine busy)")
+    if inp.get("overflows"):
+        warn(f"{inp['overflows']} input blocks were dropped (the agent fell behind the audio device)")
+    osc = inp.get("osc")
+    if osc:
+        info(
+            f"osc: {osc['valid']} valid frames, {osc['used']} answered, {osc['superseded']} superseded by newer ones, "
+            f"{osc['ignored']} ignored (malformed {osc['malformed']}, unknown address {osc['unknown_address']}, "
+            f"wrong length {osc['wrong_length']}, wrong type {osc['wrong_type']}, NaN/inf {osc['not_finite']})"
+        )
+    for out in meta.get("outputs", []):
+        if out.get("kind") == "file":
+            info(f"wrote {out['path']} ({out['frames'] / out['sample_rate']:.2f} s, {out['channels']} channel(s))")
+    info(
+        f"session log {result.log} ({result.rows} frames: {meta.get('decisions', 0)} decisions, "
+        f"{meta.get('held_silent', 0)} silent frames held)"
+    )
+    info(format_summary(result.latency))
+    if result.stopped_by == "interrupted":
+        info("stopped (Ctrl-C); everything is saved")

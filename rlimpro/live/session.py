@@ -1,0 +1,442 @@
+"""One live session: an input, the agent deciding once per hop, the outputs, the log.
+
+:func:`run_live` is the plain function behind ``rlimpro live``. Per hop of audio input:
+
+1. the streaming analyzer (the run's analysis settings) turns the hop into the musician's frame;
+2. the agent builds the training observation, runs the numpy policy, applies the action as the
+   environment does and looks up its own descriptors in the lookup-grid synth model;
+3. the outputs get the new parameters (the audio device or file renders the native synth with the
+   parameters ramped inside the block; OSC and Pd get ``/rlimpro/params``);
+4. the session log gets a row.
+
+Steps 1-2 are timed as the *decision latency* (median and p99 are printed and stored). With
+``--input osc`` step 1 happens in another program: each valid ``/rlimpro/target`` frame replaces it,
+and is answered by one ``/rlimpro/params`` message.
+
+Ctrl-C (KeyboardInterrupt) or ``stop`` ends the session cleanly: streams and sockets are closed, the
+log and the audio file are flushed and renamed into place, and the function returns normally.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlimpro.errors import ParameterError
+from rlimpro.live.latency import LatencyRecorder
+from rlimpro.live.log import SessionLog
+from rlimpro.live.outputs import (
+    DeviceSink,
+    OscSink,
+    OutputSpec,
+    PdSink,
+    Sink,
+    SoundFileSink,
+    check_native,
+    parse_output,
+)
+from rlimpro.live.priority import realtime_priority
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """A parsed ``--input`` value: ``device`` (``target``: name/index or ''), ``file`` (path) or ``osc``."""
+
+    kind: str
+    target: str = ""
+    host: str = "0.0.0.0"
+    port: int = 0
+
+    def describe(self) -> str:
+        if self.kind == "osc":
+            return f"osc:{self.port}"
+        if self.kind == "device":
+            return f"device:{self.target}" if self.target else "device"
+        return self.target
+
+
+def parse_input(text: str | None) -> InputSpec:
+    """``None``/``device[:NAME]`` -> the audio input device; ``osc[:[HOST:]PORT]`` -> OSC; else a file path.
+
+    Raises
+    ------
+    ParameterError
+        A malformed OSC port.
+    """
+    from rlimpro.live.osc import DEFAULT_PORT, parse_endpoint
+
+    if text is None or text in ("device", "default"):
+        return InputSpec("device")
+    if text.startswith("device:"):
+        return InputSpec("device", target=text.split(":", 1)[1])
+    if text == "osc":
+        return InputSpec("osc", port=DEFAULT_PORT)
+    if text.startswith("osc:"):
+        host, port = parse_endpoint(text[4:], what="--input osc", default_host="0.0.0.0")
+        return InputSpec("osc", host=host, port=port)
+    return InputSpec("file", target=text)
+
+
+@dataclasses.dataclass
+class LiveResult:
+    """What a session did."""
+
+    log: Path
+    rows: int
+    seconds: float  #: wall-clock duration, s
+    latency: dict[str, Any]
+    stopped_by: str  #: "end of input", "duration", "interrupted", "stop requested"
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _under(path: Path, workspace: Path) -> Path:
+    """A relative path resolved against the workspace root (DESIGN.md: paths resolve against it)."""
+    return path if path.is_absolute() else workspace / path
+
+
+def _resolve_input(inp: InputSpec, workspace: Path) -> InputSpec:
+    """A relative input file against the workspace, or against the current directory if only there."""
+    if inp.kind != "file":
+        return inp
+    path = Path(inp.target).expanduser()
+    if not path.is_absolute():
+        in_ws = workspace / path
+        path = in_ws if in_ws.exists() or not (Path.cwd() / path).exists() else Path.cwd() / path
+    return dataclasses.replace(inp, target=str(path))
+
+
+def _resolve_output(out: OutputSpec, workspace: Path) -> OutputSpec:
+    if out.kind != "file":
+        return out
+    return dataclasses.replace(out, target=str(_under(Path(out.target).expanduser(), workspace)))
+
+
+def default_log_path(run_dir: Path) -> Path:
+    """``<run>/sessions/<YYYYmmdd-HHMMSS>.csv`` (a suffix is added if that exists)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder = Path(run_dir) / "sessions"
+    path = folder / f"{stamp}.csv"
+    k = 1
+    while path.exists():
+        path = folder / f"{stamp}-{k}.csv"
+        k += 1
+    return path
+
+
+def _check_combination(inp: InputSpec, outs: list[OutputSpec], *, fast: bool, mix: bool) -> None:
+    kinds = [o.kind for o in outs]
+    if fast and inp.kind != "file":
+        raise ParameterError("--fast plays a file as fast as possible: it needs --input FILE")
+    if fast and "device" in kinds:
+        raise ParameterError("--fast cannot play to the audio device; write --output FILE.wav instead")
+    if mix and "file" not in kinds:
+        raise ParameterError("--mix adds the musician to the output file: it needs --output FILE.wav")
+    if mix and inp.kind == "osc":
+        raise ParameterError("--mix needs audio input (a file or the device); OSC input carries no audio")
+    if kinds.count("device") > 1 or kinds.count("pd") > 1:
+        raise ParameterError("--output device and --output pd may each be given once")
+    files = [o.target for o in outs if o.kind == "file"]
+    if len(set(files)) != len(files):
+        raise ParameterError("the same --output file is given twice")
+
+
+def run_live(
+    *,
+    synth: str,
+    model: str,
+    workspace: Path,
+    input: str | None = None,
+    outputs: list[str] | tuple[str, ...] = (),
+    fast: bool = False,
+    mix: bool = False,
+    log: Path | None = None,
+    duration: float | None = None,
+    send_features: bool = False,
+    realtime: bool = True,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[dict[str, Any]], None] | None = None,
+    agent: Any = None,
+) -> LiveResult:
+    """Run the trained agent live until the input ends, ``duration`` passes, Ctrl-C or ``stop``.
+
+    Parameters
+    ----------
+    synth : str
+        Synth name (the run must be of this synth).
+    model : str
+        ``latest``, a run id (folder name under ``synths/<synth>/models``), a run folder or a model zip.
+    workspace : Path
+        Workspace root.
+    input : str, optional
+        ``None``/``device[:NAME]`` (audio input device), an audio file (rehearsal) or ``osc[:[HOST:]PORT]``.
+    outputs : list of str
+        Any of ``device[:NAME]``, a sound file (``.wav``, ``.flac``, ``.aiff``), ``osc://HOST:PORT``,
+        ``pd``. Default: the audio device for audio input (Pd for a Pd-only synth); with OSC input the
+        replies to the sender alone.
+    fast : bool
+        Play a file input as fast as possible instead of at real-time pace.
+    mix : bool
+        Add the musician as a second channel of the output file.
+    log : Path, optional
+        Session log CSV (default: ``<run>/sessions/<timestamp>.csv``).
+    duration : float, optional
+        Stop after this many seconds of input (audio time; wall time for OSC input).
+    send_features : bool
+        Also send ``/rlimpro/features`` with every ``/rlimpro/params`` on OSC outputs.
+    realtime : bool
+        Run the decision loop with real-time (``SCHED_FIFO``) priority when permitted (not with
+        ``fast``); see :mod:`rlimpro.live.priority`.
+    stop : threading.Event, optional
+        Set it to end the session from another thread.
+    on_ready : callable, optional
+        Called once with ``{"osc_port": …, ...}`` when the input is open (tests, front ends).
+    agent : LiveAgent, optional
+        A ready agent (for benchmarks); built from the run otherwise.
+
+    Returns
+    -------
+    LiveResult
+
+    Raises
+    ------
+    ParameterError, NotFoundError, MismatchError, AudioError, PdError
+    """
+    from rlimpro.live.agent import load_agent
+
+    workspace = Path(workspace)
+    inp = _resolve_input(parse_input(input), workspace)
+    outs = [_resolve_output(parse_output(o), workspace) for o in outputs]
+    if duration is not None and not duration > 0:
+        raise ParameterError(f"--duration {duration}: must be > 0 seconds")
+    if agent is None:
+        agent = load_agent(synth=synth, model=model, workspace=workspace)
+    agent.reset()
+    if not outs and inp.kind != "osc":
+        outs = [OutputSpec("device") if agent.spec.native else OutputSpec("pd", target="default")]
+    _check_combination(inp, outs, fast=fast, mix=mix)
+    for o in outs:
+        if o.kind in ("device", "file"):
+            check_native(agent.spec, o.describe())
+    settings = agent.settings
+    sr, hop = settings.sample_rate, settings.hop
+
+    # ---- input side
+    source = None
+    receiver = None
+    device_in = None
+    if inp.kind == "file":
+        from rlimpro.live.sources import FileSource
+
+        source = FileSource(Path(inp.target), sample_rate=sr, hop=hop, realtime=not fast)
+    elif inp.kind == "osc":
+        from rlimpro.live.osc import OscTargetReceiver
+
+        receiver = OscTargetReceiver(host=inp.host, port=inp.port, n_values=len(agent.descriptor_names))
+    else:
+        from rlimpro.live.device import resolve_device
+
+        device_in = resolve_device(inp.target or None, kind="input")
+
+    log_path = _under(Path(log), workspace) if log is not None else default_log_path(agent.run_dir)
+    session_log: SessionLog | None = None
+    sinks: list[Sink] = []
+    io = None
+    started, started_wall = time.perf_counter(), time.time()
+    latency = LatencyRecorder()
+    stopped_by = "end of input"
+    scheduling = "not started"
+    error: BaseException | None = None
+    meta: dict[str, Any] = {}
+    try:
+        session_log = SessionLog(log_path, n_params=agent.n_params)
+        # ---- output side
+        device_out = next((o for o in outs if o.kind == "device"), None)
+        if device_in is not None or device_out is not None:
+            from rlimpro.live.device import DeviceIO, resolve_device
+
+            out_dev = resolve_device(device_out.target or None, kind="output") if device_out else None
+            io = DeviceIO(
+                input_device=device_in,
+                output_voice=(lambda rate: agent.voice(sample_rate=rate)) if device_out else None,
+                output_device=out_dev,
+                analysis_rate=sr,
+                initial_params=agent.params,
+            )
+        for o in outs:
+            if o.kind == "device":
+                sinks.append(DeviceSink(io))
+            elif o.kind == "file":
+                n_samples = source.n_samples if source is not None else None
+                sinks.append(
+                    SoundFileSink(Path(o.target), voice=agent.voice(sample_rate=sr), sample_rate=sr, hop=hop,
+                                  mix=mix, n_samples=n_samples)
+                )
+            elif o.kind == "osc":
+                sinks.append(OscSink(host=o.host, port=o.port, features=send_features))
+            elif o.kind == "pd":
+                sinks.append(PdSink(spec=agent.spec, sample_rate=sr, audio=o.target))
+        for s in sinks:
+            s.start()
+        if io is not None:
+            io.start()
+        if on_ready is not None:
+            on_ready({"osc_port": receiver.port if receiver else None,
+                      "device_rate": io.sample_rate if io else None})
+
+        def emit(params: np.ndarray, target: np.ndarray, desc: np.ndarray, hop_audio: np.ndarray | None,
+                 t: float, decided: bool) -> None:
+            for s in sinks:
+                s.on_decision(params, desc, hop_audio)
+            session_log.add(time=t, active=decided, params=params, target=target, agent=desc)
+
+        try:
+            with realtime_priority(realtime and not fast) as scheduling:
+                if receiver is not None:
+                    stopped_by = _osc_loop(agent, receiver, emit, latency, duration=duration, stop=stop,
+                                           reply_elsewhere=any(o.kind == "osc" for o in outs))
+                else:
+                    hops = source.hops() if source is not None else _device_hops(io, hop=hop, stop=stop)
+                    stopped_by = _audio_loop(agent, hops, emit, latency, duration=duration, stop=stop)
+        except KeyboardInterrupt:
+            stopped_by = "interrupted"
+    except BaseException as exc:
+        error = exc
+        stopped_by = f"error: {exc}"
+        raise
+    finally:
+        if io is not None:
+            io.close()
+        if receiver is not None:
+            receiver.close()
+        # After a failure mid-session, what was played is still kept; a failure before the first hop
+        # leaves nothing behind.
+        keep = error is None or (session_log is not None and session_log.rows > 0)
+        close_error: BaseException | None = None
+        for s in sinks:
+            try:
+                s.close(ok=keep)
+            except Exception as exc:  # the log is still written; the first such error is raised after
+                close_error = close_error or exc
+                stopped_by = stopped_by if error is not None else f"error while closing {s.name}: {exc}"
+        if session_log is not None and not keep:
+            session_log.discard()
+        elif session_log is not None:
+            meta = {
+                "run": str(agent.run_dir),
+                "model": str(agent.model_path),
+                "algorithm": agent.algorithm,
+                "synth": agent.spec.name,
+                "n_params": agent.n_params,
+                "param_names": [p.name for p in agent.spec.params],
+                "action_type": agent.action_type,
+                "analysis": settings.to_dict(),
+                "descriptors": list(agent.descriptor_names),
+                "input": {"kind": inp.kind, "source": inp.describe(),
+                          **({"fast": fast, "late_hops": source.late_hops} if source is not None else {}),
+                          **({"device_rate": io.sample_rate, "overflows": io.input_overflows}
+                             if io is not None and device_in is not None else {}),
+                          **({"port": receiver.port, "osc": receiver.counters.as_dict()} if receiver else {})},
+                "outputs": [{"kind": s.name, **s.stats()} for s in sinks],
+                "decisions": agent.decisions,
+                "held_silent": agent.held,
+                "silence_db": agent.silence_db,
+                "latency": {"what": "analysis of one hop + policy + parameter update, per decided hop",
+                            **latency.summary()},
+                "scheduling": scheduling,
+                "stopped_by": stopped_by,
+                "wall_seconds": round(time.perf_counter() - started, 3),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started_wall)),
+            }
+            session_log.close(meta)
+        if close_error is not None and error is None:
+            raise close_error
+    return LiveResult(log=log_path, rows=session_log.rows, seconds=time.perf_counter() - started,
+                      latency=latency.summary(), stopped_by=stopped_by, meta=meta)
+
+
+#: Seconds without any block from a running input stream before the session stops with an error.
+INPUT_SILENCE_TIMEOUT = 3.0
+
+
+def _device_hops(io: Any, *, hop: int, stop: threading.Event | None) -> Iterator[np.ndarray]:
+    from rlimpro.errors import AudioError
+    from rlimpro.live.sources import HopAssembler
+
+    assembler = HopAssembler(hop=hop)
+    last = time.perf_counter()
+    while stop is None or not stop.is_set():
+        block = io.read(timeout=0.2)
+        now = time.perf_counter()
+        if block is None:
+            if now - last > INPUT_SILENCE_TIMEOUT:
+                raise AudioError(
+                    f"no audio from the input device for {INPUT_SILENCE_TIMEOUT:.0f} s "
+                    "(device unplugged, or the audio server, e.g. JACK, stopped)"
+                )
+            continue
+        last = now
+        yield from assembler.feed(block)
+
+
+def _audio_loop(agent: Any, hops: Iterator[np.ndarray], emit: Callable, latency: LatencyRecorder, *,
+                duration: float | None, stop: threading.Event | None, use_sb3: bool = False) -> str:
+    settings = agent.settings
+    period = settings.hop / settings.sample_rate
+    max_hops = None if duration is None else int(np.ceil(duration / period - 1e-9))
+    analyzer = agent.analyzer
+    decide = agent.decide_sb3 if use_sb3 else agent.decide
+    clock = time.perf_counter
+    cpu = time.thread_time
+    i = 0
+    for hop in hops:
+        if stop is not None and stop.is_set():
+            return "stop requested"
+        if max_hops is not None and i >= max_hops:
+            return "duration"
+        t0 = clock()
+        c0 = cpu()
+        active = agent.hop_is_active(hop)
+        target = analyzer.push_hop(hop)
+        if active:
+            params, desc = decide(target)
+            latency.add(clock() - t0, cpu() - c0)
+        else:
+            params, desc = agent.hold()
+        emit(params, target, desc, hop, i * period, active)
+        i += 1
+    return "stop requested" if stop is not None and stop.is_set() else "end of input"
+
+
+def _osc_loop(agent: Any, receiver: Any, emit: Callable, latency: LatencyRecorder, *,
+              duration: float | None, stop: threading.Event | None, reply_elsewhere: bool) -> str:
+    clock = time.perf_counter
+    cpu = time.thread_time
+    start = clock()
+    while True:
+        if stop is not None and stop.is_set():
+            return "stop requested"
+        now = clock()
+        if duration is not None and now - start >= duration:
+            return "duration"
+        timeout = 0.1 if duration is None else max(0.0, min(0.1, duration - (now - start)))
+        got = receiver.poll(timeout)
+        if got is None:
+            continue
+        target, sender = got
+        t0 = clock()
+        c0 = cpu()
+        active = agent.frame_is_active(target)
+        if active:
+            params, desc = agent.decide(target)
+            latency.add(clock() - t0, cpu() - c0)
+        else:
+            params, desc = agent.hold()
+        if not reply_elsewhere:
+            receiver.send_params(params, sender)
+        emit(params, target, desc, None, t0 - start, active)
