@@ -4,14 +4,20 @@ Each stage module (``rlimpro/cli/<stage>.py``) declares typed options and calls 
 in a core module. Only this package turns :class:`~rlimpro.errors.RlimproError` into a message and an
 exit code. Heavy imports (torch, SB3, librosa) happen inside the stage functions, so ``--help`` is fast.
 """
+# ruff: noqa: I001  (the import order is the order of the commands in --help: the pipeline's)
 
 from __future__ import annotations
 
 from rlimpro.cli.app import app
 
 # Stage modules register their commands on import.
-from rlimpro.cli import lookup as _lookup  # noqa: E402,F401
-from rlimpro.cli import stages as _stages  # noqa: E402,F401
+from rlimpro.cli import lookup as _lookup  # noqa: F401
+from rlimpro.cli import corpus as _corpus  # noqa: F401
+from rlimpro.cli import visualize as _visualize  # noqa: F401
+from rlimpro.cli import train as _train  # noqa: F401
+from rlimpro.cli import evaluate as _evaluate  # noqa: F401
+from rlimpro.cli import live as _live  # noqa: F401
+from rlimpro.cli import sweep as _sweep  # noqa: F401
 
 
 def main() -> None:

@@ -1,1 +1,0 @@
-"""Registration point for the later stages (each in its own module)."""
