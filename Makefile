@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned: this version's CPU wheel is local; anything else pulls a multi-GB CUDA build
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,ray]'   # ray: the tests cover lookup --ray and sweep
+	$(BIN)/pip install --quiet -e '.[dev,ray,umap]'   # the optional extras too: the tests cover them
 	touch $(STAMP)
 
 install: $(STAMP)
