@@ -293,6 +293,15 @@ def evaluate_run(
     run = Path(run)
     info = read_run_json(run)
     config = load_config(run)
+    if config.task != "imitate":  # match / sequence: held-out targets instead of corpus files
+        if corpus or files or render:
+            raise ParameterError(
+                f"--corpus / --files / --render are for task imitate; run {run.name} is a {config.task} run, "
+                "evaluated on the held-out targets of its config (eval_targets)"
+            )
+        from rlimpro.tasks.evaluation import evaluate_task_run
+
+        return evaluate_task_run(run, workspace=Path(workspace), show_progress=show_progress, plot=plot, final=final)
     feature_space = load_feature_space(run)
     grid = load_synth_model(run)
     corpus = corpus or config.corpus
@@ -511,6 +520,10 @@ def score_log(run: Path, log: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------- presentation
 def summary_table(result: dict[str, Any]):
     """A rich Table of an evaluation: RMSE per player and the ratios, per file and overall."""
+    if result.get("task") in ("match", "sequence"):
+        from rlimpro.tasks.evaluation import task_summary_table
+
+        return task_summary_table(result)
     from rich.table import Table
 
     def fmt(v: Any) -> str:

@@ -235,6 +235,12 @@ def load_synth_model(run: Path):
                 interpolation=str(data["interpolation"]),  # type: ignore[arg-type]
             )
     except FileNotFoundError as exc:
+        task = read_run_json(run).get("task", "imitate") if (Path(run) / RUN_JSON).is_file() else "imitate"
+        if task in ("match", "sequence"):
+            raise NotFoundError(
+                f"run {Path(run).name} is a {task} run (audio rendered in the loop, no lookup table); "
+                "live and evaluate --log take imitate runs (task: imitate) only"
+            ) from exc
         raise NotFoundError(f"{path} is missing; the run is incomplete, train again") from exc
     except (OSError, KeyError, ValueError) as exc:
         raise NotFoundError(f"{path} is not readable ({exc}); train again") from exc

@@ -71,9 +71,13 @@ def build_model(setup: Any, vec_env: Any, *, seed: int | None) -> Any:
     kwargs = dict(c.algorithm_kwargs)
     if c.net_arch is not None:
         kwargs["policy_kwargs"] = {**(kwargs.get("policy_kwargs") or {}), "net_arch": list(c.net_arch)}
+    policy = "MlpPolicy"
+    if getattr(c, "task", "imitate") in ("match", "sequence"):  # a CNN policy for spectrogram observations
+        policy = setup.policy()
+        kwargs["policy_kwargs"] = {**setup.policy_kwargs(), **(kwargs.get("policy_kwargs") or {})}
     cls = algorithm_class(c.algorithm)
     try:
-        return cls("MlpPolicy", vec_env, seed=seed, verbose=0, device="cpu", **kwargs)
+        return cls(policy, vec_env, seed=seed, verbose=0, device="cpu", **kwargs)
     except (TypeError, ValueError, AssertionError, KeyError) as exc:
         raise ConfigError(f"{setup.source}: [algorithm_kwargs] {c.algorithm} refused the settings: {exc}") from exc
 
@@ -209,9 +213,21 @@ def train(
         from rlimpro.errors import ParameterError
 
         raise ParameterError(f"--timesteps {timesteps}: must be >= 1")
+    from rlimpro.crossadaptive.config import config_task
+
+    if config_task(Path(config_path)) == "cross-adaptive":  # effects on a source follow a target (rlimpro.crossadaptive)
+        from rlimpro.crossadaptive.train import train_cross_adaptive
+
+        return train_cross_adaptive(config_path=Path(config_path), workspace=Path(workspace), timesteps=timesteps, seed=seed,
+                                    show_progress=show_progress, evaluate=evaluate, command=command)
     source = str(config_path)
     config = load_config(Path(config_path), overrides={"timesteps": timesteps, "seed": seed})
-    setup = prepare(config, workspace=Path(workspace), source=source)
+    if config.task == "imitate":
+        setup = prepare(config, workspace=Path(workspace), source=source)
+    else:
+        from rlimpro.tasks.setup import prepare_task
+
+        setup = prepare_task(config, workspace=Path(workspace), source=source)
     check_algorithm_kwargs(config, source=source)
 
     import torch
@@ -226,12 +242,14 @@ def train(
     try:
         (run / "checkpoints").mkdir()
         (run / "tb").mkdir()
-        write_text_atomic(run / CONFIG, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        write_text_atomic(run / CONFIG, yaml.safe_dump(config_dump(config), sort_keys=False))
         write_text_atomic(run / "command.txt", (command or shlex.join(sys.argv)) + "\n")
         save_feature_space(run, setup.feature_space)
-        save_synth_model(run, setup.grid)
-        info: dict[str, Any] = {
+        if config.task == "imitate":
+            save_synth_model(run, setup.grid)
+        info: dict[str, Any] = task_run_info(config, setup) if config.task != "imitate" else {
             "rlimpro_version": __version__,
+            "task": config.task,
             "synth": config.synth,
             "corpus": config.corpus,
             "algorithm": config.algorithm,
@@ -296,6 +314,26 @@ def train(
         if eval_env is not None:
             eval_env.close()
     return run
+
+
+def task_run_info(config: Any, setup: Any) -> dict[str, Any]:
+    """run.json of a match / sequence run (no lookup table: the task describes itself)."""
+    return {
+        "rlimpro_version": __version__, "synth": config.synth, "algorithm": config.algorithm, **setup.run_info(),
+        "timesteps": config.timesteps, "seed": config.seed, "started": _dt.datetime.now().isoformat(timespec="seconds"),
+        "status": "training",
+    }
+
+
+def config_dump(config: Any) -> dict[str, Any]:
+    """The resolved config as saved in config.yaml (a sound task's leaves out the keys only imitate reads)."""
+    data = config.model_dump(mode="json")
+    if config.task != "imitate":
+        from rlimpro.tasks.settings import IMITATE_ONLY
+
+        skip = {*IMITATE_ONLY, "match", "sequence"} - {config.task}
+        data = {k: v for k, v in data.items() if k not in skip}
+    return data
 
 
 def run_summary(run: Path) -> dict[str, Any]:

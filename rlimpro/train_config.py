@@ -21,6 +21,7 @@ from rlimpro.env.actions import ActionType
 from rlimpro.env.rewards import RewardType
 from rlimpro.env.targets import TrainingMode
 from rlimpro.errors import ParameterError
+from rlimpro.tasks.settings import MatchSettings, SequenceSettings, TaskName, check_task_config
 
 #: Stable-Baselines3 algorithms by name, with the action types each supports.
 ALGORITHMS: dict[str, tuple[str, ...]] = {
@@ -49,8 +50,11 @@ class LookupExpectation(StrictModel):
 class TrainConfig(StrictModel):
     """Schema of ``rlimpro train CONFIG.yaml``."""
 
+    # imitate: follow a musician through the lookup table (configs/fm.yaml); match / sequence: sound tasks
+    # with audio rendered in the loop, set up in the section named after the task (rlimpro.tasks)
+    task: TaskName = "imitate"
     synth: str = pydantic.Field(min_length=1)
-    corpus: str = pydantic.Field(min_length=1)
+    corpus: str | None = pydantic.Field(None, min_length=1)
     lookup: LookupExpectation = LookupExpectation()
 
     # what the agent sees and is rewarded on
@@ -86,6 +90,10 @@ class TrainConfig(StrictModel):
     eval_freq: int = pydantic.Field(20_000, ge=0)
     checkpoint_freq: int = pydantic.Field(50_000, ge=0)
     torch_threads: int | None = pydantic.Field(1, ge=1)
+
+    # task sections (only the one of the config's task may be given)
+    match: MatchSettings | None = None
+    sequence: SequenceSettings | None = None
 
     @pydantic.field_validator("features", "features_reward")
     @classmethod
@@ -127,6 +135,10 @@ class TrainConfig(StrictModel):
 
     @pydantic.model_validator(mode="after")
     def _check_combination(self) -> TrainConfig:
+        check_task_config(self)
+        if self.task != "imitate":  # the algorithm is checked against the task's action space in rlimpro.tasks.setup
+            self._check_reward_weights()
+            return self
         if self.action_type not in ALGORITHMS[self.algorithm]:
             fits = ", ".join(a for a, types in ALGORITHMS.items() if self.action_type in types)
             raise ValueError(
@@ -140,13 +152,16 @@ class TrainConfig(StrictModel):
             raise ValueError("held_out_files lists a file twice")
         if self.training_mode != "corpus" and self.max_episode_steps is None:
             raise ValueError(f"training_mode '{self.training_mode}' needs max_episode_steps (random targets never end)")
+        self._check_reward_weights()
+        return self
+
+    def _check_reward_weights(self) -> None:
         if self.reward_weights:
             reward = set(expand_features(self.features_reward or self.features))
             for key in self.reward_weights:
                 names = GROUPS.get(key, (key,))
                 if not set(names) <= reward:
                     raise ValueError(f"reward_weights names '{key}', which is not among features_reward")
-        return self
 
     @property
     def reward_features(self) -> list[str]:

@@ -41,6 +41,13 @@ def train(
     command += ["--timesteps", str(timesteps)] if timesteps is not None else []
     command += ["--seed", str(seed)] if seed is not None else []
     command += ["--no-eval"] if no_eval else []
+    from rlimpro.cli import crossadaptive as xa
+
+    if xa.is_cross_config(config):  # task: cross-adaptive
+        with stage_errors("train"):
+            xa.train(config=config, workspace=root, timesteps=timesteps, seed=seed, evaluate=not no_eval,
+                     command=shlex.join(command))
+        return
     with stage_errors("train"):
         try:
             run = train_fn(
@@ -72,4 +79,7 @@ def train(
             info(f"evaluated on the held-out files {', '.join(meta['held_out_files'])} (never trained on)")
     elif not meta.get("held_out_files"):
         warn("no held-out files (held_out_fraction 0): evaluate with `rlimpro evaluate RUN --files ...`")
-    info(f"next: rlimpro live --synth {meta['synth']} --model {run.name}")
+    if meta.get("task", "imitate") in ("match", "sequence"):
+        info(f"listen: {run / 'audio'} (the agent's sounds beside their targets)")
+    else:
+        info(f"next: rlimpro live --synth {meta['synth']} --model {run.name}")

@@ -198,6 +198,11 @@ def prepare(config: TrainConfig, *, workspace: Path, source: str = "config") -> 
     from rlimpro.corpus import read_corpus
     from rlimpro.errors import ParameterError
 
+    if config.task != "imitate":
+        raise ConfigError(
+            f"{source}: [task] is {config.task}: build it with rlimpro.tasks.setup.prepare_task "
+            f"(gymnasium id rlimpro/{config.task.capitalize()}-v0)"
+        )
     workspace = Path(workspace)
     lookup_path, frame, lookup_meta = _read_lookup(config, workspace=workspace, source=source)
     grid = grid_from_table(frame, lookup_meta, interpolation=config.interpolation, source=str(lookup_path))
