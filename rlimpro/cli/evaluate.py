@@ -19,6 +19,8 @@ def evaluate(
     log: Annotated[Path | None, typer.Option("--log", help="Score this session log (CSV from rlimpro live) instead.", dir_okay=False)] = None,
     final: Annotated[bool, typer.Option("--final", help="Evaluate final_model.zip instead of best_model.zip.")] = False,
     render: Annotated[bool, typer.Option("--render", help="Also render the agent's parameters with the real synth and score that sound.")] = False,
+    task: Annotated[str | None, typer.Option("--task", help="cross-adaptive: RUN is under crossadaptive/models (found by "
+                                            "itself when RUN is a path); --files then names pairs.")] = None,
 ) -> None:
     """Play corpus files through the agent; write evaluation.json, evaluation.png and trajectories/ in the run.
 
@@ -28,6 +30,14 @@ def evaluate(
     from rlimpro.runs import resolve_run
 
     root = workspace()
+    from rlimpro.cli import crossadaptive as xa
+
+    if task is not None or xa.is_cross_run_arg(run, workspace=root):  # task: cross-adaptive
+        with stage_errors("evaluate"):
+            xa.check_evaluate_options(task=task, synth=synth, corpus=corpus, log=log, render=render)
+            pairs = [s.strip() for f in files or [] for s in f.split(",") if s.strip()] or None
+            xa.evaluate(run=run, workspace=root, pairs=pairs, final=final)
+        return
     with stage_errors("evaluate"):
         run_dir = resolve_run(run, synth=synth, workspace=root)
         if log is not None:

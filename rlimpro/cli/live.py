@@ -12,7 +12,8 @@ from rlimpro.cli.app import app, err_console, info, stage_errors, warn, workspac
 
 @app.command()
 def live(
-    synth: Annotated[str, typer.Option("--synth", "-s", help="Synth name (the run must be of this synth).")],
+    synth: Annotated[str | None, typer.Option("--synth", "-s", help="Synth name (the run must be of this synth); "
+                                              "not with --task cross-adaptive.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="latest, a run id, a run folder or a model zip.")] = "latest",
     input: Annotated[
         str | None,
@@ -38,13 +39,20 @@ def live(
     realtime: Annotated[
         bool, typer.Option("--rt/--no-rt", help="Real-time (SCHED_FIFO) priority for the decision loop when permitted.")
     ] = True,
+    task: Annotated[str | None, typer.Option("--task", help="cross-adaptive: effects on --input follow --target "
+                                            "(a run under crossadaptive/models); default: the synth follows the musician.")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="--task cross-adaptive: the musician to follow, an "
+                                               "audio FILE beside --input FILE (rehearsal).")] = None,
+    channels: Annotated[str | None, typer.Option("--channels", help="--task cross-adaptive with --input device: the "
+                                                 "input channels of source and target, e.g. 1,2 (default).")] = None,
 ) -> None:
     """Run the trained agent live: listen, decide once per hop, play. Ctrl-C stops cleanly (exit 0).
 
     Examples: rehearse on a file as fast as possible, keeping the audio and the log:
     rlimpro live --synth fm --model latest --input corpora/demo/audio/07-pluck-minor.wav --output out.wav --fast;
     listen to the audio input and play the synth on the output device: rlimpro live --synth fm;
-    answer descriptor frames from another program: rlimpro live --synth fm --input osc:9000.
+    answer descriptor frames from another program: rlimpro live --synth fm --input osc:9000;
+    cross-adaptive rehearsal: rlimpro live --task cross-adaptive --input SRC.wav --target TGT.wav --output out.wav --fast.
     """
     import signal
     import threading
@@ -66,6 +74,19 @@ def live(
     previous = signal.signal(signal.SIGTERM, terminate) if main_thread else None
     try:
         with stage_errors("live"):
+            from rlimpro.cli import crossadaptive as xa
+
+            if task is not None or target is not None or channels is not None:  # task: cross-adaptive
+                xa.check_live_options(task=task, synth=synth)
+                xa.live(model=model, workspace=workspace(), input=input, target=target, outputs=output or [],
+                        channels=channels, fast=fast, mix=mix, log=log, duration=duration, features=features,
+                        realtime=realtime, ready=ready)
+                return
+            if synth is None:
+                from rlimpro.errors import ParameterError
+
+                raise ParameterError("--synth is required: the synth the agent plays, e.g. --synth fm "
+                                     "(or --task cross-adaptive to process one musician by another)")
             result = run_live(
                 synth=synth,
                 model=model,
