@@ -213,25 +213,24 @@ def run_chunks(
         queue = collections.deque(sorted(chunks))
         pending: dict[Any, int] = {}
         limit = 2 * _cluster_cpus(ray)
-        try:
-            while queue or pending:
-                while queue and len(pending) < limit:
-                    i = queue.popleft()
-                    pending[task.remote(job_ref, chunks[i])] = i
-                first, rest = ray.wait(list(pending), num_returns=1)
-                more, _ = ray.wait(rest, num_returns=len(rest), timeout=0) if rest else ([], [])
-                for ref in first + more:
-                    i = pending.pop(ref)
-                    version, result = _get(ray, ref, index=i)
-                    if version != __version__:
-                        raise MismatchError(
-                            f"a Ray worker runs rlimpro {version} but this machine runs {__version__}: "
-                            "install the same rlimpro version on every node"
-                        )
-                    on_result(i, result)
-        finally:
-            for ref in pending:
-                ray.cancel(ref, force=True)
+        # No ray.cancel() on the way out (error or Ctrl-C): force-cancelling a task that is completing
+        # trips a check in Ray's core worker and aborts the process; ray.shutdown() at the end of the
+        # session ends this job, and with it its remaining tasks.
+        while queue or pending:
+            while queue and len(pending) < limit:
+                i = queue.popleft()
+                pending[task.remote(job_ref, chunks[i])] = i
+            first, rest = ray.wait(list(pending), num_returns=1)
+            more, _ = ray.wait(rest, num_returns=len(rest), timeout=0) if rest else ([], [])
+            for ref in first + more:
+                i = pending.pop(ref)
+                version, result = _get(ray, ref, index=i)
+                if version != __version__:
+                    raise MismatchError(
+                        f"a Ray worker runs rlimpro {version} but this machine runs {__version__}: "
+                        "install the same rlimpro version on every node"
+                    )
+                on_result(i, result)
 
 
 def _get(ray: Any, ref: Any, *, index: int) -> Any:

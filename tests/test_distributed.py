@@ -153,8 +153,12 @@ def test_cluster_lookup_equals_single_machine_table(ray_cluster, reference_table
 
 def test_ray_client_address_gives_the_same_table(ray_cluster, workspace, tmp_path_factory):
     grid = ["--synth", "sine", "--subdiv", "6", "--duration", "0.3"]
-    res = subprocess.run(_rlimpro(workspace, "lookup", *grid, "--ray", ray_cluster["client"]),
-                         capture_output=True, text=True, env=ENV, timeout=300)
+    cmd = _rlimpro(workspace, "lookup", *grid, "--ray", ray_cluster["client"])
+    res = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
+    if res.returncode != 0 and "Starting Ray client server failed" in res.stderr:
+        # Ray spawns a client server per connection on demand; on a loaded 2-core machine that
+        # start-up can exceed Ray's own deadline. One more try; a second failure fails the test.
+        res = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
     assert res.returncode == 0, res.stderr
     single = compute_lookup(synth="sine", workspace=tmp_path_factory.mktemp("single"), subdiv=6, duration=0.3,
                             workers=1, show_progress=False)
