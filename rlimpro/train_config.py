@@ -47,6 +47,28 @@ class LookupExpectation(StrictModel):
     params: int | None = pydantic.Field(None, ge=1, description="number of synth parameters")
 
 
+def algorithm_name(value: str) -> str:
+    """Canonical (upper-case) name of a supported algorithm; a ValueError with a close match otherwise."""
+    name = value.upper()
+    if name not in ALGORITHMS:
+        close = difflib.get_close_matches(name, list(ALGORITHMS), n=1, cutoff=0.4)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ValueError(f"'{value}' is not a supported algorithm{hint} (choose {', '.join(ALGORITHMS)})")
+    return name
+
+
+def checked_weights(value: dict[str, float]) -> dict[str, float]:
+    """Reward weights keyed by descriptor or group names, each >= 0; a ValueError naming the bad key otherwise."""
+    for key, w in value.items():
+        if key not in GROUPS and key not in DESCRIPTORS:
+            close = difflib.get_close_matches(key, list(GROUPS) + list(DESCRIPTORS), n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(f"'{key}' is not a descriptor or group{hint}")
+        if not w >= 0:
+            raise ValueError(f"weight of '{key}' must be >= 0, got {w}")
+    return value
+
+
 class TrainConfig(StrictModel):
     """Schema of ``rlimpro train CONFIG.yaml``."""
 
@@ -114,24 +136,12 @@ class TrainConfig(StrictModel):
     @pydantic.field_validator("algorithm")
     @classmethod
     def _check_algorithm(cls, value: str) -> str:
-        name = value.upper()
-        if name not in ALGORITHMS:
-            close = difflib.get_close_matches(name, list(ALGORITHMS), n=1, cutoff=0.4)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise ValueError(f"'{value}' is not a supported algorithm{hint} (choose {', '.join(ALGORITHMS)})")
-        return name
+        return algorithm_name(value)
 
     @pydantic.field_validator("reward_weights")
     @classmethod
     def _check_weights(cls, value: dict[str, float]) -> dict[str, float]:
-        for key, w in value.items():
-            if key not in GROUPS and key not in DESCRIPTORS:
-                close = difflib.get_close_matches(key, list(GROUPS) + list(DESCRIPTORS), n=1, cutoff=0.5)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                raise ValueError(f"'{key}' is not a descriptor or group{hint}")
-            if not w >= 0:
-                raise ValueError(f"weight of '{key}' must be >= 0, got {w}")
-        return value
+        return checked_weights(value)
 
     @pydantic.model_validator(mode="after")
     def _check_combination(self) -> TrainConfig:

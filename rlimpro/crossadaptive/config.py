@@ -140,26 +140,16 @@ class CrossAdaptiveConfig(StrictModel):
     @pydantic.field_validator("algorithm")
     @classmethod
     def _check_algorithm(cls, value: str) -> str:
-        from rlimpro.train_config import ALGORITHMS
+        from rlimpro.train_config import algorithm_name
 
-        name = value.upper()
-        if name not in ALGORITHMS:
-            close = difflib.get_close_matches(name, list(ALGORITHMS), n=1, cutoff=0.4)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise ValueError(f"'{value}' is not a supported algorithm{hint} (choose {', '.join(ALGORITHMS)})")
-        return name
+        return algorithm_name(value)
 
     @pydantic.field_validator("reward_weights")
     @classmethod
     def _check_weights(cls, value: dict[str, float]) -> dict[str, float]:
-        for key, w in value.items():
-            if key not in GROUPS and key not in DESCRIPTORS:
-                close = difflib.get_close_matches(key, list(GROUPS) + list(DESCRIPTORS), n=1, cutoff=0.5)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                raise ValueError(f"'{key}' is not a descriptor or group{hint}")
-            if not w >= 0:
-                raise ValueError(f"weight of '{key}' must be >= 0, got {w}")
-        return value
+        from rlimpro.train_config import checked_weights
+
+        return checked_weights(value)
 
     @pydantic.model_validator(mode="after")
     def _check_combination(self) -> CrossAdaptiveConfig:
