@@ -88,14 +88,24 @@ def _worker_init() -> None:
 
 def render_and_describe(spec: SynthSpec, params: np.ndarray, *, duration: float, settings: AnalysisSettings) -> np.ndarray:
     """Render ``params`` (B, N) and return their aggregated descriptors, shape (B, len(DESCRIPTORS))."""
+    renderer, analyzer = _worker_state(spec, settings)
+    audio = renderer.render(params, duration=duration, sample_rate=settings.sample_rate)
+    frames = analyzer.analyze_many(audio)
+    return aggregate_frames(frames, settings=settings, n_samples=audio.shape[1])
+
+
+def _worker_state(spec: SynthSpec, settings: AnalysisSettings) -> tuple[Any, Any]:
+    """This process's renderer and analyzer for ``spec`` and ``settings``, built once and cached.
+
+    The parent calls it before starting the pool, so forked workers inherit both (no per-worker
+    librosa import and filterbank construction).
+    """
     from rlimpro.descriptors.analyzer import Analyzer
 
     key = (spec.model_dump_json(), settings)
     if _WORKER.get("key") != key:
         _WORKER.update(key=key, renderer=make_renderer(spec), analyzer=Analyzer(settings))
-    audio = _WORKER["renderer"].render(params, duration=duration, sample_rate=settings.sample_rate)
-    frames = _WORKER["analyzer"].analyze_many(audio)
-    return aggregate_frames(frames, settings=settings, n_samples=audio.shape[1])
+    return _WORKER["renderer"], _WORKER["analyzer"]
 
 
 def _chunk_job(spec_json: str, params: np.ndarray, duration: float, settings: AnalysisSettings) -> np.ndarray:
@@ -256,6 +266,7 @@ def compute_lookup(
                 save(i, render_and_describe(spec, points[sl], duration=duration, settings=settings))
                 advance(len(points[sl]))
         else:
+            _worker_state(spec, settings)  # built here once; forked workers inherit it
             with ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_worker_init) as pool:
                 pending = {}
                 queue = list(todo)
