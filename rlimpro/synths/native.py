@@ -15,6 +15,7 @@ The formulas match the shipped ``synth.pd`` patches (Pd's ``osc~`` is a cosine):
 
 from __future__ import annotations
 
+import abc
 import functools
 
 import numpy as np
@@ -39,7 +40,7 @@ def _check_params(params: np.ndarray, n: int, name: str) -> np.ndarray:
     return np.clip(p, 0.0, 1.0)
 
 
-class NativeEngine:
+class NativeEngine(abc.ABC):
     """Base class: ``render`` a batch offline, ``voice`` for block-wise live rendering."""
 
     name = ""
@@ -81,8 +82,13 @@ class NativeEngine:
             raise ParameterError(f"duration {duration} s gives no samples")
         return self._render(p, n, sample_rate).astype(np.float32)
 
-    def _render(self, p: np.ndarray, n: int, sr: int) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _render(self, p: np.ndarray, n: int, sr: int) -> np.ndarray:
+        """(B, N) clipped parameters -> (B, n) float64 audio."""
+
+    @abc.abstractmethod
+    def _block(self, state: dict, p0: np.ndarray, p1: np.ndarray, n: int, sr: int) -> np.ndarray:
+        """``n`` samples ramping from ``p0`` to ``p1`` (shape (N,)), continuing from ``state``."""
 
     def voice(self, *, sample_rate: int) -> Voice:
         """A stateful block renderer for live use."""
