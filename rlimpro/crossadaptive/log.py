@@ -12,18 +12,16 @@ closed, so a reader never sees half a log and memory stays bounded however long 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rlimpro.csvlog import CsvLog
 from rlimpro.descriptors.registry import DESCRIPTORS
 from rlimpro.errors import ParameterError
-from rlimpro.tables import publish, sidecar_path, write_json_atomic
+from rlimpro.tables import sidecar_path
 
-FLUSH_ROWS = 256
 STREAMS = ("source", "processed", "target")
 
 
@@ -33,7 +31,7 @@ def log_columns(n_params: int) -> list[str]:
             + [f"{s}:{d}" for s in STREAMS for d in DESCRIPTORS])
 
 
-class CrossLog:
+class CrossLog(CsvLog):
     """Append-only cross-adaptive log, written atomically on :meth:`close`.
 
     Parameters
@@ -50,27 +48,14 @@ class CrossLog:
     """
 
     def __init__(self, path: Path, *, n_params: int):
-        self.path = Path(path)
         self.n_params = int(n_params)
-        self.columns = log_columns(self.n_params)
-        self._buf = np.empty((FLUSH_ROWS, len(self.columns)))
-        self._n = 0
-        self.rows = 0
-        self._fmt = ["%d"] + ["%.9g"] * (len(self.columns) - 1)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
-        except OSError as exc:
-            raise ParameterError(f"log {self.path}: cannot write to {self.path.parent} ({exc.strerror or exc})") from exc
-        self._tmp = Path(tmp)
-        self._fh = os.fdopen(fd, "w", buffering=1 << 16)
-        self._fh.write(",".join(self.columns) + "\n")
-        self.closed = False
+        columns = log_columns(self.n_params)
+        super().__init__(path, columns=columns, formats=["%d"] + ["%.9g"] * (len(columns) - 1), label=f"log {path}")
 
     def add(self, *, frame: int, time: float, params: np.ndarray, source: np.ndarray, processed: np.ndarray,
             target: np.ndarray) -> None:
         """Append the row of frame ``frame`` (raw descriptor vectors of shape (len(DESCRIPTORS),))."""
-        row = self._buf[self._n]
+        row = self._next_row()
         n, d = self.n_params, len(DESCRIPTORS)
         row[0] = frame
         row[1] = time
@@ -78,37 +63,7 @@ class CrossLog:
         row[2 + n : 2 + n + d] = source
         row[2 + n + d : 2 + n + 2 * d] = processed
         row[2 + n + 2 * d :] = target
-        self._n += 1
-        self.rows += 1
-        if self._n == FLUSH_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write buffered rows to the temporary file."""
-        if self._n:
-            np.savetxt(self._fh, self._buf[: self._n], fmt=self._fmt, delimiter=",")
-            self._n = 0
-        self._fh.flush()
-
-    def close(self, meta: dict[str, Any]) -> None:
-        """Flush, rename the CSV into place and write the sidecar (``meta`` plus columns and rows)."""
-        if self.closed:
-            return
-        self.flush()
-        self._fh.close()
-        publish(self._tmp, self.path)
-        self.closed = True
-        from rlimpro import __version__
-
-        write_json_atomic(sidecar_path(self.path),
-                          {"rlimpro_version": __version__, **meta, "rows": self.rows, "columns": self.columns})
-
-    def discard(self) -> None:
-        """Drop the log (an error before anything useful happened)."""
-        if not self.closed:
-            self._fh.close()
-            self._tmp.unlink(missing_ok=True)
-            self.closed = True
+        self._commit_row()
 
 
 def read_log(path: Path) -> tuple[Any, dict[str, Any]]:

@@ -17,18 +17,14 @@ stays bounded however long the session.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rlimpro.csvlog import CsvLog
 from rlimpro.descriptors.registry import DESCRIPTORS
 from rlimpro.errors import ParameterError
-from rlimpro.tables import publish, sidecar_path, write_json_atomic
-
-FLUSH_ROWS = 256
 
 
 def log_columns(n_params: int) -> list[str]:
@@ -41,7 +37,7 @@ def log_columns(n_params: int) -> list[str]:
     )
 
 
-class SessionLog:
+class SessionLog(CsvLog):
     """Append-only session log written atomically on :meth:`close`.
 
     Parameters
@@ -53,30 +49,17 @@ class SessionLog:
     """
 
     def __init__(self, path: Path, *, n_params: int):
-        self.path = Path(path)
-        if self.path.suffix.lower() != ".csv":
-            raise ParameterError(f"--log {self.path}: the session log is a CSV file; give a name ending in .csv")
+        path = Path(path)
+        if path.suffix.lower() != ".csv":
+            raise ParameterError(f"--log {path}: the session log is a CSV file; give a name ending in .csv")
         self.n_params = int(n_params)
-        self.columns = log_columns(self.n_params)
-        self._width = len(self.columns)
-        self._buf = np.empty((FLUSH_ROWS, self._width))
-        self._n_buf = 0
-        self.rows = 0
+        columns = log_columns(self.n_params)
+        super().__init__(path, columns=columns, formats=["%.9g", "%d"] + ["%.9g"] * (len(columns) - 2), label=f"--log {path}")
         self.active_rows = 0
-        self._fmt = ",".join(["%.9g", "%d"] + ["%.9g"] * (self._width - 2))
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
-        except OSError as exc:
-            raise ParameterError(f"--log {self.path}: cannot write to {self.path.parent} ({exc.strerror or exc})") from exc
-        self._tmp = Path(tmp)
-        self._fh = os.fdopen(fd, "w", buffering=1 << 16)
-        self._fh.write(",".join(self.columns) + "\n")
-        self.closed = False
 
     def add(self, *, time: float, active: bool, params: np.ndarray, target: np.ndarray, agent: np.ndarray) -> None:
-        """Append one row (buffered; written every :data:`FLUSH_ROWS` rows)."""
-        row = self._buf[self._n_buf]
+        """Append one row (buffered; written every :data:`~rlimpro.csvlog.FLUSH_ROWS` rows)."""
+        row = self._next_row()
         n = self.n_params
         d = len(DESCRIPTORS)
         row[0] = time
@@ -84,38 +67,9 @@ class SessionLog:
         row[2 : 2 + n] = params
         row[2 + n : 2 + n + d] = target
         row[2 + n + d :] = agent
-        self._n_buf += 1
-        self.rows += 1
         self.active_rows += int(active)
-        if self._n_buf == FLUSH_ROWS:
-            self.flush()
+        self._commit_row()
 
-    def flush(self) -> None:
-        """Write buffered rows to the temporary file."""
-        if self._n_buf:
-            np.savetxt(self._fh, self._buf[: self._n_buf], fmt=self._fmt.split(","), delimiter=",")
-            self._n_buf = 0
-        self._fh.flush()
+    def sidecar_extra(self) -> dict[str, Any]:
+        return {"rows": self.rows, "active_rows": self.active_rows, "columns": self.columns}
 
-    def close(self, meta: dict[str, Any]) -> None:
-        """Flush, rename the CSV into place and write the JSON sidecar ``meta`` (plus columns, rows)."""
-        if self.closed:
-            return
-        self.flush()
-        self._fh.close()
-        publish(self._tmp, self.path)
-        self.closed = True
-        from rlimpro import __version__
-
-        write_json_atomic(
-            sidecar_path(self.path),
-            {"rlimpro_version": __version__, **meta, "rows": self.rows, "active_rows": self.active_rows,
-             "columns": self.columns},
-        )
-
-    def discard(self) -> None:
-        """Drop the log (an error before anything useful happened)."""
-        if not self.closed:
-            self._fh.close()
-            self._tmp.unlink(missing_ok=True)
-            self.closed = True
