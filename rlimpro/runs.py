@@ -47,7 +47,12 @@ def models_dir(synth: str, *, workspace: Path) -> Path:
 
 
 def new_run_dir(*, synth: str, algorithm: str, workspace: Path, now: _dt.datetime | None = None) -> Path:
-    """Create and return a fresh run folder ``<YYYYmmdd-HHMMSS>-<ALGO>`` (``-2``, ``-3`` … if taken).
+    """Create and return a fresh run folder of ``synth``: see :func:`create_run_dir`."""
+    return create_run_dir(models_dir(synth, workspace=workspace), algorithm=algorithm, now=now)
+
+
+def create_run_dir(base: Path, *, algorithm: str, now: _dt.datetime | None = None) -> Path:
+    """Create and return a fresh run folder ``base/<YYYYmmdd-HHMMSS>-<ALGO>`` (``-2``, ``-3`` … if taken).
 
     Raises
     ------
@@ -55,7 +60,6 @@ def new_run_dir(*, synth: str, algorithm: str, workspace: Path, now: _dt.datetim
         The folder cannot be created.
     """
     stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    base = models_dir(synth, workspace=workspace)
     name = f"{stamp}-{algorithm.upper()}"
     for i in range(1, 1000):
         path = base / (name if i == 1 else f"{name}-{i}")

@@ -15,8 +15,8 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any
 
-from rlimpro.errors import MismatchError, NotFoundError, ParameterError
-from rlimpro.runs import CONFIG, FINAL_MODEL, RUN_JSON, is_run, read_run_json
+from rlimpro.errors import MismatchError, NotFoundError
+from rlimpro.runs import CONFIG, FINAL_MODEL, RUN_JSON, create_run_dir, is_run, read_run_json
 
 TASK = "cross-adaptive"
 
@@ -27,26 +27,8 @@ def models_dir(*, workspace: Path) -> Path:
 
 
 def new_run_dir(*, algorithm: str, workspace: Path, now: _dt.datetime | None = None) -> Path:
-    """Create and return a fresh run folder ``<YYYYmmdd-HHMMSS>-<ALGO>`` (``-2``, ``-3`` … if taken).
-
-    Raises
-    ------
-    ParameterError
-        The folder cannot be created.
-    """
-    stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    base = models_dir(workspace=workspace)
-    name = f"{stamp}-{algorithm.upper()}"
-    for i in range(1, 1000):
-        path = base / (name if i == 1 else f"{name}-{i}")
-        try:
-            path.mkdir(parents=True, exist_ok=False)
-            return path
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise ParameterError(f"cannot create run folder {path}: {exc.strerror or exc}") from exc
-    raise ParameterError(f"too many runs named {name} in {base}")
+    """Create and return a fresh cross-adaptive run folder: see :func:`rlimpro.runs.create_run_dir`."""
+    return create_run_dir(models_dir(workspace=workspace), algorithm=algorithm, now=now)
 
 
 def is_cross_run(path: Path) -> bool:
