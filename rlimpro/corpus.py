@@ -40,7 +40,7 @@ from rlimpro.descriptors.analyzer import AnalysisSettings, Analyzer, smooth_fram
 from rlimpro.descriptors.registry import DESCRIPTORS
 from rlimpro.errors import AudioError, MismatchError, NotFoundError, ParameterError, PartialFailure
 from rlimpro.progress import progress_bar
-from rlimpro.tables import atomic_write, write_json_atomic
+from rlimpro.tables import atomic_write, ensure_writable_folder, write_json_atomic
 from rlimpro.workers import one_blas_thread, pool_worker_init
 from rlimpro.workspace import corpus_dir, did_you_mean
 
@@ -306,15 +306,6 @@ def _load_manifest(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else {}
 
 
-def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ParameterError(f"cannot create output folder {folder}: {exc.strerror or exc}") from exc
-    if not os.access(folder, os.W_OK):
-        raise ParameterError(f"output folder {folder} is not writable; fix its permissions or use another --root")
-
-
 def analyze_corpus(
     *,
     corpus: str,
@@ -383,7 +374,7 @@ def analyze_corpus(
             candidates[p.stem] = p
 
     out = features_dir(corpus, workspace=workspace)
-    _check_writable(out)
+    ensure_writable_folder(out)
     manifest_path = out / MANIFEST
     header = {
         "rlimpro_version": __version__,

@@ -34,7 +34,7 @@ from rlimpro.descriptors.registry import DESCRIPTORS
 from rlimpro.errors import ParameterError
 from rlimpro.progress import progress_bar
 from rlimpro.synths import SynthSpec, load_spec, make_renderer
-from rlimpro.tables import atomic_write, read_meta, write_json_atomic, write_table
+from rlimpro.tables import atomic_write, ensure_writable_folder, read_meta, write_json_atomic, write_table
 from rlimpro.workers import pool_worker_init
 from rlimpro.workspace import synth_dir
 
@@ -131,15 +131,6 @@ def lookup_plan(spec: SynthSpec, *, subdiv: int, duration: float, settings: Anal
     }
 
 
-def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ParameterError(f"cannot create output folder {folder}: {exc.strerror or exc}") from exc
-    if not os.access(folder, os.W_OK):
-        raise ParameterError(f"output folder {folder} is not writable; choose another --root or fix its permissions")
-
-
 def compute_lookup(
     *,
     synth: str,
@@ -208,7 +199,7 @@ def compute_lookup(
         raise ParameterError(f"{subdiv}^{spec.n_params} = {rows} grid points is more than {MAX_ROWS}; lower --subdiv")
 
     out_dir = synth_dir(synth, workspace=workspace)
-    _check_writable(out_dir)
+    ensure_writable_folder(out_dir)
     table = out_dir / "lookup.csv"
     plan = lookup_plan(spec, subdiv=subdiv, duration=duration, settings=settings)
     plan_key = json.dumps(plan, sort_keys=True)

@@ -25,6 +25,22 @@ def sidecar_path(table: Path) -> Path:
     return table.with_suffix(".json")
 
 
+def ensure_writable_folder(folder: Path) -> None:
+    """Create ``folder`` if needed and check it can be written, before any long job starts.
+
+    Raises
+    ------
+    ParameterError
+        The folder cannot be created or written (names it).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"cannot create output folder {folder}: {exc.strerror or exc}") from exc
+    if not os.access(folder, os.W_OK):
+        raise ParameterError(f"output folder {folder} is not writable; fix its permissions or use another --root")
+
+
 def publish(tmp: Path, path: Path) -> None:
     """Give a finished temporary file the mode a plain ``open()`` would (0666 minus the umask;
     mkstemp makes it 0600) and rename it onto ``path``. For files written incrementally."""
