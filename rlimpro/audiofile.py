@@ -123,3 +123,61 @@ def read_audio(path: Path, *, sample_rate: int) -> tuple[np.ndarray, AudioInfo]:
         if mono.size == 0:
             raise AudioError(f"too short to resample from {rate} Hz to {sample_rate} Hz")
     return mono, info
+
+
+class PendingSoundFile:
+    """A sound file written block by block to a temporary beside ``path``, renamed onto it on success.
+
+    A reader never sees a half-written file; an aborted session leaves nothing behind.
+
+    Parameters
+    ----------
+    path : Path
+        The file to produce (its folder is created).
+    sample_rate : int
+        Hz.
+    channels : int
+    fmt : str
+        soundfile format name (``"WAV"``, ``"FLAC"``, ``"AIFF"``); samples are stored as 24-bit PCM.
+
+    Raises
+    ------
+    ParameterError
+        The folder cannot be written (names ``--output PATH``).
+    """
+
+    def __init__(self, path: Path, *, sample_rate: int, channels: int, fmt: str):
+        import os
+        import tempfile
+
+        import soundfile as sf
+
+        from rlimpro.errors import ParameterError
+
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
+            os.close(fd)
+        except OSError as exc:
+            raise ParameterError(f"--output {self.path}: cannot write to {self.path.parent} ({exc.strerror or exc})") from exc
+        self._tmp = Path(tmp)
+        self._fh = sf.SoundFile(str(self._tmp), "w", samplerate=int(sample_rate), channels=channels, format=fmt,
+                                subtype="PCM_24")
+
+    def write(self, block: np.ndarray) -> None:
+        """Append samples, shape (n,) or (n, channels), clipped to [-1, 1]."""
+        self._fh.write(np.clip(block, -1.0, 1.0))
+
+    def close(self, *, ok: bool) -> None:
+        """Rename the file into place (``ok``) or delete it; idempotent."""
+        if self._fh is None:
+            return
+        self._fh.close()
+        self._fh = None
+        if ok:
+            from rlimpro.tables import publish
+
+            publish(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)

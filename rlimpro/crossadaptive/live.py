@@ -489,44 +489,24 @@ class _FileWriter:
     def __init__(self, path: Path, *, sample_rate: int, channels: int, fmt: str, n_samples: int | None):
         self.path, self.sample_rate, self.channels, self.fmt, self.n_samples = Path(path), int(sample_rate), channels, fmt, n_samples
         self.frames = 0
-        self._fh = None
-        self._tmp: Path | None = None
+        self._file: Any = None
 
     def start(self) -> None:
-        import os
-        import tempfile
+        from rlimpro.audiofile import PendingSoundFile
 
-        import soundfile as sf
-
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
-            os.close(fd)
-        except OSError as exc:
-            raise ParameterError(f"--output {self.path}: cannot write to {self.path.parent} ({exc.strerror or exc})") from exc
-        self._tmp = Path(tmp)
-        self._fh = sf.SoundFile(str(self._tmp), "w", samplerate=self.sample_rate, channels=self.channels,
-                                format=self.fmt, subtype="PCM_24")
+        self._file = PendingSoundFile(self.path, sample_rate=self.sample_rate, channels=self.channels, fmt=self.fmt)
 
     def write(self, processed: np.ndarray, source: np.ndarray, target: np.ndarray) -> None:
         n = processed.size if self.n_samples is None else min(processed.size, self.n_samples - self.frames)
         if n <= 0:
             return
         block = processed[:n] if self.channels == 1 else np.stack([processed[:n], source[:n], target[:n]], axis=1)
-        self._fh.write(np.clip(block, -1.0, 1.0))
+        self._file.write(block)
         self.frames += n
 
     def close(self, *, ok: bool) -> None:
-        if self._fh is None:
-            return
-        self._fh.close()
-        self._fh = None
-        if ok:
-            from rlimpro.tables import publish
-
-            publish(self._tmp, self.path)
-        else:
-            self._tmp.unlink(missing_ok=True)
+        if self._file is not None:
+            self._file.close(ok=ok)
 
     def stats(self) -> dict[str, Any]:
         return {"kind": "file", "path": str(self.path), "frames": self.frames, "sample_rate": self.sample_rate,

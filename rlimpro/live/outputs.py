@@ -8,13 +8,12 @@ The output specification strings of ``rlimpro live --output`` are parsed by :fun
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rlimpro.audiofile import PendingSoundFile
 from rlimpro.errors import AudioError, ParameterError
 
 SOUNDFILE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".aif": "AIFF", ".aiff": "AIFF"}
@@ -133,23 +132,11 @@ class SoundFileSink(Sink):
         self.mix = mix
         self.n_samples = n_samples
         self.frames_written = 0
-        self._fh = None
-        self._tmp: Path | None = None
+        self._file: PendingSoundFile | None = None
 
     def start(self) -> None:
-        import soundfile as sf
-
-        fmt = SOUNDFILE_FORMATS[self.path.suffix.lower()]
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
-            os.close(fd)
-        except OSError as exc:
-            raise ParameterError(f"--output {self.path}: cannot write to {self.path.parent} ({exc.strerror or exc})") from exc
-        self._tmp = Path(tmp)
-        self._fh = sf.SoundFile(
-            str(self._tmp), "w", samplerate=self.sample_rate, channels=2 if self.mix else 1, format=fmt, subtype="PCM_24"
-        )
+        self._file = PendingSoundFile(self.path, sample_rate=self.sample_rate, channels=2 if self.mix else 1,
+                                      fmt=SOUNDFILE_FORMATS[self.path.suffix.lower()])
 
     def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None) -> None:
         n = self.hop
@@ -163,20 +150,12 @@ class SoundFileSink(Sink):
             block = np.stack([synth, musician], axis=1)
         else:
             block = synth
-        self._fh.write(np.clip(block, -1.0, 1.0))
+        self._file.write(block)
         self.frames_written += n
 
     def close(self, *, ok: bool) -> None:
-        if self._fh is None:
-            return
-        self._fh.close()
-        self._fh = None
-        if ok:
-            from rlimpro.tables import publish
-
-            publish(self._tmp, self.path)
-        else:
-            self._tmp.unlink(missing_ok=True)
+        if self._file is not None:
+            self._file.close(ok=ok)
 
     def stats(self) -> dict[str, Any]:
         return {"path": str(self.path), "frames": self.frames_written, "sample_rate": self.sample_rate,
