@@ -86,6 +86,17 @@ def list_runs(*, synth: str, workspace: Path) -> list[Path]:
     return sorted((p for p in base.iterdir() if p.is_dir() and is_run(p)), key=lambda p: p.name)
 
 
+def run_folder_named(model: str, *, workspace: Path) -> Path | None:
+    """The run folder ``model`` names as a path (relative to ``workspace``; a model .zip names its
+    folder), or None when ``model`` is not a folder holding a run.json (an id or ``latest``)."""
+    as_path = Path(model).expanduser()
+    if not as_path.is_absolute():
+        as_path = Path(workspace) / as_path
+    if as_path.suffix == ".zip" and as_path.is_file():
+        as_path = as_path.parent
+    return as_path if as_path.is_dir() and (as_path / RUN_JSON).is_file() else None
+
+
 def resolve_run(model: str, *, synth: str | None, workspace: Path) -> Path:
     """The run folder named by ``model``.
 
@@ -111,12 +122,8 @@ def resolve_run(model: str, *, synth: str | None, workspace: Path) -> Path:
         No such run; the message lists the available runs of ``synth`` (or says how to make one).
     """
     workspace = Path(workspace)
-    as_path = Path(model).expanduser()
-    if not as_path.is_absolute():
-        as_path = workspace / as_path
-    if as_path.suffix == ".zip" and as_path.is_file():
-        as_path = as_path.parent
-    if as_path.is_dir() and (as_path / RUN_JSON).is_file():
+    as_path = run_folder_named(model, workspace=workspace)
+    if as_path is not None:
         if not is_run(as_path):
             raise NotFoundError(f"run {as_path} has no model yet ({FINAL_MODEL} / {BEST_MODEL}); train it to the end")
         return as_path.resolve()

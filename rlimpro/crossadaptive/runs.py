@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from rlimpro.errors import MismatchError, NotFoundError
-from rlimpro.runs import CONFIG, FINAL_MODEL, RUN_JSON, create_run_dir, is_run, read_run_json
+from rlimpro.runs import (
+    CONFIG,
+    FINAL_MODEL,
+    RUN_JSON,
+    create_run_dir,
+    is_run,
+    read_run_json,
+    run_folder_named,
+)
 
 TASK = "cross-adaptive"
 
@@ -67,12 +75,8 @@ def resolve_run(model: str, *, workspace: Path) -> Path:
     from rlimpro.workspace import did_you_mean
 
     workspace = Path(workspace)
-    as_path = Path(model).expanduser()
-    if not as_path.is_absolute():
-        as_path = workspace / as_path
-    if as_path.suffix == ".zip" and as_path.is_file():
-        as_path = as_path.parent
-    if as_path.is_dir() and (as_path / RUN_JSON).is_file():
+    as_path = run_folder_named(model, workspace=workspace)
+    if as_path is not None:
         if not is_cross_run(as_path):
             raise MismatchError(f"{as_path} is not a cross-adaptive run (its run.json has no task: cross-adaptive); "
                                 "use it without --task cross-adaptive")
