@@ -17,7 +17,7 @@ import shutil
 import numpy as np
 
 from rlimpro.errors import ParameterError, PdError
-from rlimpro.pd.patches import fill_template, link_synth, make_workdir, synth_object
+from rlimpro.pd.patches import fill_template, link_synth, make_workdir, synth_patch
 from rlimpro.pd.process import check_pd, run_batch
 from rlimpro.synths.spec import SynthSpec
 
@@ -77,10 +77,7 @@ class PdEngine:
             raise ParameterError(f"preroll {preroll} s must be >= 0")
         self.spec = spec
         self.n_params = spec.n_params
-        self.patch = spec.pd_patch()
-        if not self.patch.is_file():
-            raise PdError(f"synth '{spec.name}': {self.patch} does not exist")
-        self.object = synth_object(self.patch)
+        self.patch, self.object = synth_patch(spec)
         self.timeout = timeout
         self.preroll = preroll
         self.pd = check_pd(pd)

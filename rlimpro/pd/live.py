@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from rlimpro.errors import ParameterError, PdError
-from rlimpro.pd.patches import fill_template, link_synth, make_workdir, synth_object
+from rlimpro.pd.patches import fill_template, link_synth, make_workdir, synth_patch
 from rlimpro.pd.process import FATAL_PATTERNS, PdProcess, check_pd, explain_fatal
 from rlimpro.synths.spec import SynthSpec
 
@@ -113,10 +113,7 @@ class PdLivePlayer:
             raise ParameterError(f"sample_rate {sample_rate} Hz is outside 8000..192000")
         self.spec = spec
         self.n_params = spec.n_params
-        self.patch = spec.pd_patch()
-        if not self.patch.is_file():
-            raise PdError(f"synth '{spec.name}': {self.patch} does not exist")
-        self.object = synth_object(self.patch)
+        self.patch, self.object = synth_patch(spec)
         self.audio = audio
         self.sample_rate = int(sample_rate)
         self.requested_port = port

@@ -61,6 +61,20 @@ def link_synth(workdir: Path, synth_folder: Path) -> str:
     return SYNTH_LINK
 
 
+def synth_patch(spec) -> tuple[Path, str]:  # spec: rlimpro.synths.SynthSpec
+    """``(path of the synth's synth.pd, the Pd object name that instantiates it)``.
+
+    Raises
+    ------
+    PdError
+        The patch does not exist or its name cannot be a Pd object name.
+    """
+    patch = spec.pd_patch()
+    if not patch.is_file():
+        raise PdError(f"synth '{spec.name}': {patch} does not exist")
+    return patch, synth_object(patch)
+
+
 def synth_object(patch: Path) -> str:
     """The Pd object name that instantiates abstraction ``patch`` (``synth.pd`` -> ``synth``).
 
