@@ -54,14 +54,6 @@ def _per_point_seconds_5d() -> float:
         return (time.perf_counter() - t0) / SAMPLE
 
 
-def _fmt_duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def _driver_costs(ws: Path) -> tuple[float, float]:
     """The driver's serial work: (seconds to save one chunk, seconds per row to assemble and write the table).
 
