@@ -114,10 +114,19 @@ def test_smooth_frames_is_causal_mean():
     assert_allclose(out[:, 0], [0, 0.5, 1, 2, 3, 4, 5, 6, 7, 8], atol=1e-12, rtol=0)
 
 
-def test_analyze_many_matches_analyze(analyzer, rng):
-    x = rng.standard_normal((3, 5000)) * 0.2
+@pytest.mark.parametrize(
+    "shape",
+    [
+        (3, 5000),  # every signal in one kernel call
+        (7, 44100),  # 87 frames each: two signals per kernel call, the last group holds one
+        (2, 200000),  # 391 frames each: more than one kernel call per signal
+    ],
+)
+def test_analyze_many_matches_analyze(analyzer, rng, shape):
+    x = rng.standard_normal(shape) * 0.2
     many = analyzer.analyze_many(x)
-    for i in range(3):
+    assert many.shape == (shape[0], -(-shape[1] // 512), len(DESCRIPTORS))
+    for i in range(shape[0]):
         assert_allclose(many[i], analyzer.analyze(x[i]), rtol=1e-10, atol=1e-12)
 
 

@@ -34,7 +34,7 @@ class MelImage:
     """
 
     def __init__(self, *, sample_rate: int, n_samples: int, n_mels: int = 40, n_frames: int = 40, n_fft: int = 512, floor_db: float = -80.0):
-        import librosa
+        from rlimpro.descriptors.filterbanks import mel_filterbank
 
         if n_mels < MIN_SIZE or n_frames < MIN_SIZE:
             raise ParameterError(f"spectrogram size {n_mels} x {n_frames}: both must be >= {MIN_SIZE}")
@@ -49,7 +49,7 @@ class MelImage:
         span = max(n_samples - n_fft, 0)
         self._starts = np.round(np.linspace(0, span, n_frames)).astype(np.int64)
         self._window = np.hanning(n_fft + 1)[:-1]
-        self._mel = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=30.0, fmax=sample_rate / 2).T.copy()
+        self._mel = mel_filterbank(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=30.0).T.copy()
         # a full-scale sine at a band centre: |rfft| peak = sum(window) / 2
         self._ref = (self._window.sum() / 2.0) ** 2 * float(self._mel.max())
 
