@@ -310,6 +310,13 @@ class PdProcess:
 
 def group_alive(pgid: int) -> bool:
     """True if any process of process group ``pgid`` still exists (zombies excluded)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False  # the usual case, answered without reading /proc
+    except PermissionError:
+        pass  # someone else's group: /proc tells
+    # a member exists, but it may be a zombie: only /proc tells them apart
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
         if not entry.name.isdigit():
             continue
@@ -321,13 +328,7 @@ def group_alive(pgid: int) -> bool:
         fields = stat[stat.rfind(")") + 2 :].split()
         if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
             return True
-    if not Path("/proc").is_dir():  # pragma: no cover - non-Linux fallback
-        try:
-            os.killpg(pgid, 0)
-            return True
-        except ProcessLookupError:
-            return False
-    return False
+    return not Path("/proc").is_dir()  # non-Linux: killpg's answer is all there is
 
 
 # ---------------------------------------------------------------- batch runs
