@@ -109,6 +109,9 @@ class Analyzer:
         self._chroma = chroma_filterbank(sample_rate=sr, n_fft=n, base_c=False).T.astype(np.float64)
         self._integ = n // 4
         self._tau = np.arange(n + 1, dtype=np.float64)
+        box = np.zeros(n, dtype=np.float32)
+        box[: self._integ] = 1.0
+        self._box = np.conj(scipy.fft.rfft(box))  # correlating with it sums windows of window/4 samples
 
     # ------------------------------------------------------------------ kernel
     def kernel(self, frames: np.ndarray) -> np.ndarray:
@@ -198,17 +201,15 @@ class Analyzer:
         hi = self._integ
         lmax = w - hi
         sr = self.settings.sample_rate
-        nfft = w  # j + tau <= w - 1: the circular correlation never wraps
-        # cross term r(tau) = sum_{j<hi} x_j x_{j+tau}
-        a = scipy.fft.rfft(x[:, :hi], n=nfft, axis=1)
-        b = scipy.fft.rfft(x, n=nfft, axis=1)
-        r = scipy.fft.irfft(np.conj(a) * b, n=nfft, axis=1)[:, : lmax + 1]
-        c = np.cumsum(x * x, axis=1, dtype=np.float64)  # c[:, k] = sum_{j<=k} x_j^2
-        e0 = c[:, hi - 1 : hi]
-        etau = c[:, hi - 1 : w].copy()  # sum_{j<tau+hi} x_j^2 ...
-        etau[:, 1:] -= c[:, : lmax]  # ... minus sum_{j<tau}
-        d = e0 + etau
-        d -= 2.0 * r
+        # d(tau) = e0 + e(tau) - 2 r(tau), with the cross term r(tau) = sum_{j<hi} x_j x_{j+tau} and the
+        # window energy e(tau) = sum_{j<hi} x_{j+tau}^2 both correlations, so one inverse FFT gives
+        # e(tau) - 2 r(tau). nfft = w: j + tau <= w - 1, so the circular correlations never wrap.
+        x2 = x * x
+        a = scipy.fft.rfft(x[:, :hi], n=w, axis=1)
+        b = scipy.fft.rfft(x, n=w, axis=1)
+        q = scipy.fft.irfft(scipy.fft.rfft(x2, axis=1) * self._box - 2.0 * (np.conj(a) * b), n=w, axis=1)
+        d = q[:, : lmax + 1].astype(np.float64)
+        d += x2[:, :hi].sum(axis=1, dtype=np.float64)[:, None]  # e0
         np.maximum(d, 0.0, out=d)
         # cumulative mean normalised difference over lags 1..lmax (index 0 <-> lag 1)
         dl = d[:, 1:]
@@ -231,7 +232,7 @@ class Analyzer:
         shift = np.clip(np.where(ok, 0.5 * (y0 - y2) / np.where(ok, denom, 1.0), 0.0), -1.0, 1.0)
         pitch = sr / (k + shift)
         conf = np.clip(1.0 - y1, 0.0, 1.0)
-        silent = np.sqrt(c[:, -1] / w) < _SILENCE_RMS
+        silent = np.sqrt(x2.sum(axis=1, dtype=np.float64) / w) < _SILENCE_RMS
         pitch[silent] = 0.0
         conf[silent] = 0.0
         return np.stack([pitch, conf], axis=1)
