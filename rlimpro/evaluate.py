@@ -24,6 +24,7 @@ JSON sidecar naming the run. :func:`score_log` scores such a CSV.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -136,21 +137,56 @@ def baselines(feature_space: Any, grid: Any, targets: dict[str, np.ndarray]) -> 
     return {s: {"fixed": dists[s][:, fixed_row], "floor": floors[s]} for s in targets}, fixed_row
 
 
+# ---------------------------------------------------------------- statistics shared by every evaluation
+def ratio(a: float | None, b: float | None) -> float | None:
+    """``a / b`` (the agent's error over a baseline's), or None when either is missing or ``b`` is not > 0."""
+    if a is None or b is None or not b > 0:
+        return None
+    return a / b
+
+
+def rmse_summary(
+    per_player: dict[str, np.ndarray], *, players: tuple[str, ...], over: tuple[str, ...]
+) -> dict[str, Any]:
+    """Mean distance per player and the agent's ratios to the baselines.
+
+    Parameters
+    ----------
+    per_player : dict of str to ndarray, shape (T,)
+        Per-frame distances of each player that played.
+    players : tuple of str
+        The players in the order of ``rmse`` (those absent from ``per_player`` are left out).
+    over : tuple of str
+        Baselines in the order of ``ratios``: ``agent_over_<b>`` for each one present beside ``agent``.
+
+    Returns
+    -------
+    dict
+        ``{"rmse": {player: mean}, "ratios": {"agent_over_<b>": float or None}}`` (see :func:`ratio`).
+    """
+    rmse = {p: float(np.mean(per_player[p])) for p in players if p in per_player}
+    ratios = {f"agent_over_{b}": ratio(rmse["agent"], rmse[b]) for b in over if "agent" in rmse and b in rmse}
+    return {"rmse": rmse, "ratios": ratios}
+
+
+def deterministic_policy(model: Any) -> Callable[[np.ndarray], Any]:
+    """``policy(obs) -> action`` of an SB3 model acting deterministically: the ``agent`` player."""
+
+    def policy(obs: np.ndarray) -> Any:
+        action, _ = model.predict(obs, deterministic=True)
+        return action
+
+    return policy
+
+
 def _summary(per_player: dict[str, np.ndarray]) -> dict[str, Any]:
-    rmse = {p: float(np.mean(per_player[p])) for p in (*PLAYERS, RENDERED) if p in per_player}
-    ratios = {}
-    if "agent" in rmse:
-        if "random" in rmse:
-            ratios["agent_over_random"] = rmse["agent"] / rmse["random"] if rmse["random"] > 0 else None
-        if "floor" in rmse:
-            ratios["agent_over_floor"] = rmse["agent"] / rmse["floor"] if rmse["floor"] > 0 else None
-        if "fixed" in rmse:
-            ratios["agent_over_fixed"] = rmse["agent"] / rmse["fixed"] if rmse["fixed"] > 0 else None
+    summary = rmse_summary(per_player, players=(*PLAYERS, RENDERED), over=("random", "floor", "fixed"))
+    rmse, ratios = summary["rmse"], summary["ratios"]
     if RENDERED in rmse and rmse.get("floor"):
         ratios["agent_rendered_over_floor"] = rmse[RENDERED] / rmse["floor"]
     if RENDERED in rmse and rmse.get("random"):
         ratios["agent_rendered_over_random"] = rmse[RENDERED] / rmse["random"]
-    return {"rmse": rmse, "ratios": ratios}
+    return summary
 
 
 # ---------------------------------------------------------------- playing the files
@@ -336,10 +372,7 @@ def evaluate_run(
     env, rand_env = make_env(), make_env()
     rand_env.action_space.seed(RANDOM_SEED)
     base, fixed_row = baselines(feature_space, grid, targets)
-
-    def agent_policy(obs: np.ndarray):
-        action, _ = model.predict(obs, deterministic=True)
-        return action
+    agent_policy = deterministic_policy(model)
 
     per_file: dict[str, Any] = {}
     all_d: dict[str, list[np.ndarray]] = {p: [] for p in (*PLAYERS, RENDERED) if render or p != RENDERED}

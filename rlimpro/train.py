@@ -17,13 +17,14 @@ import datetime as _dt
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from rlimpro import __version__
-from rlimpro.errors import ConfigError, RlimproError
+from rlimpro.errors import ConfigError, ParameterError, RlimproError
 from rlimpro.progress import progress_bar
 from rlimpro.runs import (
     BEST_MODEL,
@@ -210,8 +211,6 @@ def train(
     from rlimpro.train_config import check_algorithm_kwargs, load_config
 
     if timesteps is not None and timesteps < 1:
-        from rlimpro.errors import ParameterError
-
         raise ParameterError(f"--timesteps {timesteps}: must be >= 1")
     from rlimpro.crossadaptive.config import config_task
 
@@ -230,24 +229,8 @@ def train(
         setup = prepare_task(config, workspace=Path(workspace), source=source)
     check_algorithm_kwargs(config, source=source)
 
-    import torch
-
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
-    venv = _vec_env(setup, n_envs=config.n_envs, split="train", seed=config.seed)
-    model = build_model(setup, venv, seed=config.seed)
-    eval_env = _vec_env(setup, n_envs=1, split="eval", seed=config.seed) if setup.held_out_files else None
-
-    run = new_run_dir(synth=config.synth, algorithm=config.algorithm, workspace=Path(workspace))
-    try:
-        (run / "checkpoints").mkdir()
-        (run / "tb").mkdir()
-        write_text_atomic(run / CONFIG, yaml.safe_dump(config_dump(config), sort_keys=False))
-        write_text_atomic(run / "command.txt", (command or shlex.join(sys.argv)) + "\n")
-        save_feature_space(run, setup.feature_space)
-        if config.task == "imitate":
-            save_synth_model(run, setup.grid)
-        info: dict[str, Any] = task_run_info(config, setup) if config.task != "imitate" else {
+    if config.task == "imitate":
+        info = {
             "rlimpro_version": __version__,
             "task": config.task,
             "synth": config.synth,
@@ -263,6 +246,108 @@ def train(
             "default_params": [float(v) for v in setup.default_params],
             "train_files": setup.train_files,
             "held_out_files": setup.held_out_files,
+        }
+    else:
+        info = task_run_info(config, setup)
+
+    def evaluate_held_out(run: Path) -> None:
+        from rlimpro.evaluate import evaluate_run
+
+        evaluate_run(run, workspace=Path(workspace), show_progress=show_progress)
+
+    return run_training(
+        setup,
+        new_run=lambda: new_run_dir(
+            synth=config.synth, algorithm=config.algorithm, workspace=Path(workspace)
+        ),
+        config_data=config_dump(config),
+        run_info=info,
+        label=f"train {config.synth} {config.algorithm}",
+        command=command,
+        show_progress=show_progress,
+        synth_model=setup.grid if config.task == "imitate" else None,
+        evaluate=evaluate_held_out if evaluate else None,
+    )
+
+
+def run_training(
+    setup: Any,
+    *,
+    new_run: Callable[[], Path],
+    config_data: dict[str, Any],
+    run_info: dict[str, Any],
+    label: str,
+    command: str | None = None,
+    show_progress: bool = True,
+    synth_model: Any = None,
+    evaluate: Callable[[Path], Any] | None = None,
+) -> Path:
+    """Learn ``setup.config`` in a new run folder: the part of training that every task shares.
+
+    Builds the environments and the SB3 model (SB3 refusing the ``algorithm_kwargs`` values fails here,
+    before the run folder exists), creates the run folder with ``checkpoints/``, ``tb/``, config.yaml,
+    command.txt, the feature space, the synth model (when given) and run.json, learns with ``n_envs``
+    environments (evaluating on the held-out files every ``eval_freq`` steps and keeping the best model,
+    checkpointing every ``checkpoint_freq`` steps), saves the final model, evaluates it on the held-out
+    files (kept as best model when better), completes run.json and, when files are held out, calls
+    ``evaluate(run)``.
+
+    Parameters
+    ----------
+    setup : Any
+        A prepared task: ``config``, ``source``, ``feature_space``, ``held_out_files`` and
+        ``make_env(split=...)`` (:func:`rlimpro.env.factory.prepare` and its task and cross-adaptive kin).
+    new_run : callable
+        Creates the run folder and returns it (called once the model is built).
+    config_data : dict
+        The resolved config, written to config.yaml.
+    run_info : dict
+        The task's part of run.json; ``timesteps``, ``seed``, ``started`` and ``status`` follow it.
+    label : str
+        Title of the progress bar.
+    command : str, optional
+        Command line recorded in command.txt (default: this process's argv).
+    show_progress : bool
+        Draw a rich progress bar on stderr.
+    synth_model : LookupGrid, optional
+        Saved in the run folder as its synth model (the imitation task).
+    evaluate : callable, optional
+        Called with the run folder after training when the setup holds files out.
+
+    Returns
+    -------
+    Path
+        The run folder.
+
+    Raises
+    ------
+    ConfigError
+        SB3 refuses the ``algorithm_kwargs`` values (nothing is created).
+    ParameterError
+        The run folder cannot be written.
+    TrainingInterrupted
+        Ctrl-C; the model was saved first.
+    """
+    import torch
+
+    config = setup.config
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    venv = _vec_env(setup, n_envs=config.n_envs, split="train", seed=config.seed)
+    model = build_model(setup, venv, seed=config.seed)
+    eval_env = _vec_env(setup, n_envs=1, split="eval", seed=config.seed) if setup.held_out_files else None
+
+    run = new_run()
+    try:
+        (run / "checkpoints").mkdir()
+        (run / "tb").mkdir()
+        write_text_atomic(run / CONFIG, yaml.safe_dump(config_data, sort_keys=False))
+        write_text_atomic(run / "command.txt", (command or shlex.join(sys.argv)) + "\n")
+        save_feature_space(run, setup.feature_space)
+        if synth_model is not None:
+            save_synth_model(run, synth_model)
+        info: dict[str, Any] = {
+            **run_info,
             "timesteps": config.timesteps,
             "seed": config.seed,
             "started": _dt.datetime.now().isoformat(timespec="seconds"),
@@ -272,8 +357,6 @@ def train(
     except RlimproError:
         raise
     except OSError as exc:
-        from rlimpro.errors import ParameterError
-
         raise ParameterError(f"cannot write the run folder {run}: {exc.strerror or exc}") from exc
 
     model.tensorboard_log = str(run / "tb")
@@ -281,9 +364,18 @@ def train(
     saved = False
     try:
         total = _planned_steps(model, config.timesteps)
-        with progress_bar(f"train {config.synth} {config.algorithm}", total=total, enabled=show_progress) as advance:
-            callbacks = _callbacks(setup, run, eval_env=eval_env, timesteps=config.timesteps, show_progress=show_progress, advance=advance)
-            model.learn(total_timesteps=config.timesteps, callback=callbacks, tb_log_name="run", progress_bar=False)
+        with progress_bar(label, total=total, enabled=show_progress) as advance:
+            callbacks = _callbacks(
+                setup,
+                run,
+                eval_env=eval_env,
+                timesteps=config.timesteps,
+                show_progress=show_progress,
+                advance=advance,
+            )
+            model.learn(
+                total_timesteps=config.timesteps, callback=callbacks, tb_log_name="run", progress_bar=False
+            )
         seconds = time.perf_counter() - t0
         save_model(model, run / FINAL_MODEL)
         saved = True
@@ -298,15 +390,17 @@ def train(
             final_eval_reward=final_reward,
         )
         write_run_json(run, info)
-        if evaluate and setup.held_out_files:
-            from rlimpro.evaluate import evaluate_run
-
-            evaluate_run(run, workspace=Path(workspace), show_progress=show_progress)
+        if evaluate is not None and setup.held_out_files:
+            evaluate(run)
     except KeyboardInterrupt:
         # save first (a second Ctrl-C while saving still leaves no half-written file: saves are atomic)
         if not saved:
             save_model(model, run / FINAL_MODEL)
-            info.update(status="interrupted", steps=int(model.num_timesteps), seconds=round(time.perf_counter() - t0, 2))
+            info.update(
+                status="interrupted",
+                steps=int(model.num_timesteps),
+                seconds=round(time.perf_counter() - t0, 2),
+            )
             write_run_json(run, info)
         raise TrainingInterrupted(run, int(model.num_timesteps)) from None
     finally:
@@ -317,11 +411,13 @@ def train(
 
 
 def task_run_info(config: Any, setup: Any) -> dict[str, Any]:
-    """run.json of a match / sequence run (no lookup table: the task describes itself)."""
+    """run.json of a match / sequence run (no lookup table: the task describes itself), before the
+    ``timesteps``, ``seed``, ``started`` and ``status`` that :func:`run_training` adds."""
     return {
-        "rlimpro_version": __version__, "synth": config.synth, "algorithm": config.algorithm, **setup.run_info(),
-        "timesteps": config.timesteps, "seed": config.seed, "started": _dt.datetime.now().isoformat(timespec="seconds"),
-        "status": "training",
+        "rlimpro_version": __version__,
+        "synth": config.synth,
+        "algorithm": config.algorithm,
+        **setup.run_info(),
     }
 
 

@@ -57,6 +57,25 @@ def algorithm_name(value: str) -> str:
     return name
 
 
+def checked_features(value: list[str] | None) -> list[str] | None:
+    """Descriptor and group names that expand to a feature set (None passes); a ValueError naming the bad item
+    (with the close match) otherwise."""
+    if value is None:
+        return value
+    for i, item in enumerate(value):
+        if item not in GROUPS and item not in DESCRIPTORS:
+            close = difflib.get_close_matches(item, list(GROUPS) + list(DESCRIPTORS), n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(
+                f"item {i}: '{item}' is not a descriptor or group{hint} (groups: {', '.join(GROUPS)})"
+            )
+    try:
+        expand_features(value)
+    except ParameterError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
 def checked_weights(value: dict[str, float]) -> dict[str, float]:
     """Reward weights keyed by descriptor or group names, each >= 0; a ValueError naming the bad key otherwise."""
     for key, w in value.items():
@@ -69,7 +88,45 @@ def checked_weights(value: dict[str, float]) -> dict[str, float]:
     return value
 
 
-class TrainConfig(StrictModel):
+class LearningKeys(StrictModel):
+    """The checks of the learning keys that the imitation and the cross-adaptive schemas share.
+
+    ``features``, ``features_reward``, ``reward_weights`` and ``algorithm`` mean the same in both
+    (:class:`TrainConfig`, :class:`rlimpro.crossadaptive.config.CrossAdaptiveConfig`). No field is declared
+    here: each schema keeps its own keys, defaults and key order (config.yaml lists them in that order).
+    """
+
+    @pydantic.field_validator("features", "features_reward", check_fields=False)
+    @classmethod
+    def _check_features(cls, value: list[str] | None) -> list[str] | None:
+        return checked_features(value)
+
+    @pydantic.field_validator("algorithm", check_fields=False)
+    @classmethod
+    def _check_algorithm(cls, value: str) -> str:
+        return algorithm_name(value)
+
+    @pydantic.field_validator("reward_weights", check_fields=False)
+    @classmethod
+    def _check_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        return checked_weights(value)
+
+    def _check_reward_weights(self) -> None:
+        """A ValueError when ``reward_weights`` names a descriptor or group that is not among the reward features."""
+        if self.reward_weights:
+            reward = set(expand_features(self.reward_features))
+            for key in self.reward_weights:
+                names = GROUPS.get(key, (key,))
+                if not set(names) <= reward:
+                    raise ValueError(f"reward_weights names '{key}', which is not among features_reward")
+
+    @property
+    def reward_features(self) -> list[str]:
+        """``features_reward``, or ``features`` when not given."""
+        return self.features_reward or self.features
+
+
+class TrainConfig(LearningKeys):
     """Schema of ``rlimpro train CONFIG.yaml``."""
 
     # imitate: follow a musician through the lookup table (configs/fm.yaml); match / sequence: sound tasks
@@ -117,32 +174,6 @@ class TrainConfig(StrictModel):
     match: MatchSettings | None = None
     sequence: SequenceSettings | None = None
 
-    @pydantic.field_validator("features", "features_reward")
-    @classmethod
-    def _check_features(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return value
-        for i, item in enumerate(value):
-            if item not in GROUPS and item not in DESCRIPTORS:
-                close = difflib.get_close_matches(item, list(GROUPS) + list(DESCRIPTORS), n=1, cutoff=0.5)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                raise ValueError(f"item {i}: '{item}' is not a descriptor or group{hint} (groups: {', '.join(GROUPS)})")
-        try:
-            expand_features(value)
-        except ParameterError as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
-    @pydantic.field_validator("algorithm")
-    @classmethod
-    def _check_algorithm(cls, value: str) -> str:
-        return algorithm_name(value)
-
-    @pydantic.field_validator("reward_weights")
-    @classmethod
-    def _check_weights(cls, value: dict[str, float]) -> dict[str, float]:
-        return checked_weights(value)
-
     @pydantic.model_validator(mode="after")
     def _check_combination(self) -> TrainConfig:
         check_task_config(self)
@@ -164,19 +195,6 @@ class TrainConfig(StrictModel):
             raise ValueError(f"training_mode '{self.training_mode}' needs max_episode_steps (random targets never end)")
         self._check_reward_weights()
         return self
-
-    def _check_reward_weights(self) -> None:
-        if self.reward_weights:
-            reward = set(expand_features(self.features_reward or self.features))
-            for key in self.reward_weights:
-                names = GROUPS.get(key, (key,))
-                if not set(names) <= reward:
-                    raise ValueError(f"reward_weights names '{key}', which is not among features_reward")
-
-    @property
-    def reward_features(self) -> list[str]:
-        """``features_reward``, or ``features`` when not given."""
-        return self.features_reward or self.features
 
 
 def load_config(path: Path, *, overrides: dict[str, Any] | None = None) -> TrainConfig:

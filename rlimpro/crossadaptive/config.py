@@ -9,17 +9,16 @@ file, reported before anything is generated, read or trained.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
 
 from rlimpro.config import StrictModel, load_yaml, validate
-from rlimpro.descriptors.registry import DESCRIPTORS, GROUPS, expand_features
 from rlimpro.env.actions import ActionType
 from rlimpro.env.rewards import RewardType
 from rlimpro.errors import ParameterError
+from rlimpro.train_config import ALGORITHMS, LearningKeys
 
 TASK = "cross-adaptive"
 SourceKind = Literal["noise", "pink", "drone"]
@@ -72,23 +71,11 @@ class AnalysisConfig(StrictModel):
     hop: int = pydantic.Field(512, ge=1)
 
 
-def _check_names(value: list[str] | None) -> list[str] | None:
-    if value is None:
-        return value
-    for i, item in enumerate(value):
-        if item not in GROUPS and item not in DESCRIPTORS:
-            close = difflib.get_close_matches(item, list(GROUPS) + list(DESCRIPTORS), n=1, cutoff=0.5)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise ValueError(f"item {i}: '{item}' is not a descriptor or group{hint} (groups: {', '.join(GROUPS)})")
-    try:
-        expand_features(value)
-    except ParameterError as exc:
-        raise ValueError(str(exc)) from None
-    return value
+class CrossAdaptiveConfig(LearningKeys):
+    """Schema of ``rlimpro train CONFIG.yaml`` with ``task: cross-adaptive``.
 
-
-class CrossAdaptiveConfig(StrictModel):
-    """Schema of ``rlimpro train CONFIG.yaml`` with ``task: cross-adaptive``."""
+    The learning keys are checked as in the imitation config (:class:`~rlimpro.train_config.LearningKeys`).
+    """
 
     task: Literal["cross-adaptive"]
     material: Material = GeneratedMaterial()
@@ -121,11 +108,6 @@ class CrossAdaptiveConfig(StrictModel):
     checkpoint_freq: int = pydantic.Field(50_000, ge=0)
     torch_threads: int | None = pydantic.Field(1, ge=1)
 
-    @pydantic.field_validator("features", "features_reward")
-    @classmethod
-    def _check_features(cls, value: list[str] | None) -> list[str] | None:
-        return _check_names(value)
-
     @pydantic.field_validator("effects")
     @classmethod
     def _check_effects(cls, value: list[Any]) -> list[Any]:
@@ -137,24 +119,8 @@ class CrossAdaptiveConfig(StrictModel):
             raise ValueError(str(exc)) from None
         return value
 
-    @pydantic.field_validator("algorithm")
-    @classmethod
-    def _check_algorithm(cls, value: str) -> str:
-        from rlimpro.train_config import algorithm_name
-
-        return algorithm_name(value)
-
-    @pydantic.field_validator("reward_weights")
-    @classmethod
-    def _check_weights(cls, value: dict[str, float]) -> dict[str, float]:
-        from rlimpro.train_config import checked_weights
-
-        return checked_weights(value)
-
     @pydantic.model_validator(mode="after")
     def _check_combination(self) -> CrossAdaptiveConfig:
-        from rlimpro.train_config import ALGORITHMS
-
         if self.action_type not in ALGORITHMS[self.algorithm]:
             fits = ", ".join(a for a, types in ALGORITHMS.items() if self.action_type in types)
             raise ValueError(
@@ -164,17 +130,8 @@ class CrossAdaptiveConfig(StrictModel):
         a = self.analysis
         if a.window & (a.window - 1) or a.hop > a.window:
             raise ValueError(f"analysis: window {a.window} must be a power of two and hop {a.hop} at most the window")
-        if self.reward_weights:
-            reward = set(expand_features(self.features_reward or self.features))
-            for key in self.reward_weights:
-                if not set(GROUPS.get(key, (key,))) <= reward:
-                    raise ValueError(f"reward_weights names '{key}', which is not among features_reward")
+        self._check_reward_weights()
         return self
-
-    @property
-    def reward_features(self) -> list[str]:
-        """``features_reward``, or ``features`` when not given."""
-        return self.features_reward or self.features
 
     def analysis_settings(self):
         """The :class:`~rlimpro.descriptors.analyzer.AnalysisSettings` (no smoothing)."""

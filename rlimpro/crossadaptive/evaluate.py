@@ -62,12 +62,10 @@ def rollout(env: Any, *, pair: str, policy: Any) -> dict[str, np.ndarray]:
 
 
 def _summary(d: dict[str, np.ndarray]) -> dict[str, Any]:
-    rmse = {k: float(np.mean(v)) for k, v in d.items()}
-    ratios = {
-        "agent_over_dry": rmse["agent"] / rmse["dry"] if rmse["dry"] > 0 else None,
-        "agent_over_random": rmse["agent"] / rmse["random"] if rmse["random"] > 0 else None,
-    }
-    return {"rmse": rmse, "ratios": ratios}
+    """RMSE of every player and the ratios agent/dry, agent/random (as :mod:`rlimpro.evaluate` computes them)."""
+    from rlimpro.evaluate import rmse_summary
+
+    return rmse_summary(d, players=PLAYERS, over=("dry", "random"))
 
 
 def _write_wav(path: Path, x: np.ndarray, sample_rate: int) -> None:
@@ -121,7 +119,7 @@ def evaluate_cross_run(
     from rlimpro.crossadaptive.setup import load_material
     from rlimpro.effects.chain import EffectChain
     from rlimpro.env.rewards import Reward
-    from rlimpro.evaluate import load_policy
+    from rlimpro.evaluate import deterministic_policy, load_policy
     from rlimpro.workspace import did_you_mean
 
     run = Path(run)
@@ -164,10 +162,7 @@ def evaluate_cross_run(
 
     env, rand_env = make_env(), make_env()
     rand_env.action_space.seed(RANDOM_SEED)
-
-    def agent_policy(obs: np.ndarray):
-        action, _ = model.predict(obs, deterministic=True)
-        return action
+    agent_policy = deterministic_policy(model)
 
     per_pair: dict[str, Any] = {}
     all_d: dict[str, list[np.ndarray]] = {p: [] for p in PLAYERS}

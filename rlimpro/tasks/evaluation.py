@@ -143,12 +143,6 @@ def plot_distances(path: Path, result: dict[str, Any]) -> None:
     plt.close(fig)
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
-    if a is None or b is None or not b > 0:
-        return None
-    return a / b
-
-
 def evaluate_task_run(run: Path, *, workspace: Path, show_progress: bool = True, plot: bool = True, final: bool = False) -> dict[str, Any]:
     """Evaluate a match / sequence run on its held-out targets; write evaluation.json, audio/, trajectories/.
 
@@ -173,7 +167,7 @@ def evaluate_task_run(run: Path, *, workspace: Path, show_progress: bool = True,
     ------
     NotFoundError, MismatchError, ConfigError
     """
-    from rlimpro.evaluate import load_policy
+    from rlimpro.evaluate import deterministic_policy, load_policy, ratio
     from rlimpro.tasks.setup import prepare_task
 
     run = Path(run)
@@ -191,10 +185,7 @@ def evaluate_task_run(run: Path, *, workspace: Path, show_progress: bool = True,
     opt_rng = np.random.default_rng(OPTIMIZER_SEED)
     budgets = {("optimizer" if m == 1 else f"optimizer_x{m}"): m * setup.renders_per_episode for m in s.optimizer_budgets}
     players = ["agent", "random", *budgets]
-
-    def agent_policy(obs):
-        action, _ = model.predict(obs, deterministic=True)
-        return action
+    agent_policy = deterministic_policy(model)
 
     per_target: dict[str, Any] = {}
     audio_dir = run / "audio"
@@ -215,8 +206,8 @@ def evaluate_task_run(run: Path, *, workspace: Path, show_progress: bool = True,
             if target.params is not None:
                 row["param_error"] = {p: float(np.mean(np.abs(np.asarray(results[p]["params"]) - target.params))) for p in players}
             row["ratios"] = {
-                "agent_over_random": _ratio(row["final_distance"]["agent"], row["final_distance"]["random"]),
-                "agent_over_optimizer": _ratio(row["final_distance"]["agent"], row["final_distance"].get("optimizer")),
+                "agent_over_random": ratio(row["final_distance"]["agent"], row["final_distance"]["random"]),
+                "agent_over_optimizer": ratio(row["final_distance"]["agent"], row["final_distance"].get("optimizer")),
             }
             per_target[target.name] = row
             write_trace(run / "trajectories" / f"{target.name.replace('/', '_')}.csv", results["agent"]["trace"],
@@ -250,8 +241,8 @@ def evaluate_task_run(run: Path, *, workspace: Path, show_progress: bool = True,
         "param_error": {p: mean_of("param_error", p) for p in players} if synth_names else {},
         "param_error_targets": synth_names,
         "ratios": {
-            "agent_over_random": _ratio(final["agent"], final["random"]),
-            "agent_over_optimizer": _ratio(final["agent"], final.get("optimizer")),
+            "agent_over_random": ratio(final["agent"], final["random"]),
+            "agent_over_optimizer": ratio(final["agent"], final.get("optimizer")),
         },
         "targets": per_target,
         "evaluated": _dt.datetime.now().isoformat(timespec="seconds"),
