@@ -175,6 +175,8 @@ class PdEngine:
                 )
             # a synth may blow up at a corner of its range: treat NaN as silence and inf as full scale,
             # as the analyzer does, so one bad grid point does not sink a whole table
-            return np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=-1.0)
+            if not np.isfinite(out).all():  # checked first: nan_to_num copies, and is slow on clean audio
+                np.nan_to_num(out, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
+            return out
         finally:
             shutil.rmtree(work, ignore_errors=True)
