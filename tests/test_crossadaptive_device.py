@@ -8,75 +8,35 @@ beep, 2 per second) into the live process's two input ports, and ``jack_rec`` re
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from .crossadaptive_support import trained_run
-
-JACK_TOOLS = ("jackd", "jack_wait", "jack_lsp", "jack_connect", "jack_metro", "jack_rec")
-
-
-def _ports(env: dict) -> list[str]:
-    return subprocess.run(["jack_lsp"], capture_output=True, text=True, env=env).stdout.split()
+from .jack_support import dummy_jack, require_jack
 
 
 @pytest.mark.slow
 def test_two_device_channels_in_processed_audio_out_on_jack(tmp_path_factory, tmp_path):
-    missing = [t for t in JACK_TOOLS if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not found: apt-get install jackd2 (make test installs it as root)")
+    require_jack()
     ws, run = trained_run(tmp_path_factory)
-    name = f"rlimpro-xa-{os.getpid()}"
-    env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1", "PYTHONUNBUFFERED": "1"}
-    procs: list[subprocess.Popen] = []
-    jack_log = open(tmp_path / "jackd.log", "w")
     log = tmp_path / "duo.csv"
-    try:
-        procs.append(subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256",
-                                       "-C", "2", "-P", "2"], stdout=jack_log, stderr=subprocess.STDOUT, env=env))
-        waited = subprocess.run(["jack_wait", "-w", "-t", "15"], capture_output=True, text=True, env=env)
-        assert waited.returncode == 0, (tmp_path / "jackd.log").read_text()
-        for client, bpm, freq, amp in (("source", "240", "300", "0.5"), ("target", "120", "2000", "0.3")):
-            procs.append(subprocess.Popen(["jack_metro", "-n", client, "-b", bpm, "-f", freq, "-A", amp, "-D", "150"],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
-        live = subprocess.Popen(
-            [sys.executable, "-m", "rlimpro", "--root", str(ws), "live", "--task", "cross-adaptive", "--model", "latest",
-             "--input", "device", "--channels", "1,2", "--duration", "6", "--log", str(log)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        )
-        procs.append(live)
-        deadline = time.monotonic() + 120
-        ins: list[str] = []
-        while time.monotonic() < deadline and len(ins) < 2:
-            ins = sorted(p for p in _ports(env) if p.startswith("PortAudio") and ":in_" in p)
-            time.sleep(0.2)
+    with dummy_jack(tmp_path, prefix="rlimpro-xa", args=("-C", "2", "-P", "2")) as jack:
+        jack.metro("source", bpm=240, freq=300, amp=0.5)
+        jack.metro("target", bpm=120, freq=2000, amp=0.3)
+        task = ["live", "--task", "cross-adaptive", "--model", "latest", "--duration", "6", "--log", str(log)]
+        live = jack.rlimpro(ws, *task, "--input", "device", "--channels", "1,2")
+        ins = jack.wait_for_ports(lambda p: p.startswith("PortAudio") and ":in_" in p, count=2, timeout=120)
         assert len(ins) == 2, "the live process never opened its two JACK input ports"
-        ports = _ports(env)
-        src = next(p for p in ports if p.startswith("source:"))
-        tgt = next(p for p in ports if p.startswith("target:"))
-        subprocess.run(["jack_connect", src, ins[0]], check=True, env=env)
-        subprocess.run(["jack_connect", tgt, ins[1]], check=True, env=env)
-        out = sorted(p for p in _ports(env) if p.startswith("PortAudio") and ":out_" in p)[0]
+        ports = jack.ports()
+        jack.connect(next(p for p in ports if p.startswith("source:")), ins[0])
+        jack.connect(next(p for p in ports if p.startswith("target:")), ins[1])
+        out = next(p for p in sorted(jack.ports()) if p.startswith("PortAudio") and ":out_" in p)
         rec = tmp_path / "processed.wav"
-        subprocess.run(["jack_rec", "-f", str(rec), "-d", "2", out], check=True, env=env, timeout=60, capture_output=True)
+        jack.record(rec, out, seconds=2)
         stdout, stderr = live.communicate(timeout=120)
         assert live.returncode == 0, stderr
-    finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        jack_log.close()
 
     meta = json.loads(log.with_suffix(".json").read_text())
     assert meta["rows"] == int(np.ceil(6 * 22050 / 256)) and meta["stopped_by"] == "duration"
@@ -97,6 +57,7 @@ def test_two_device_channels_in_processed_audio_out_on_jack(tmp_path_factory, tm
     audio, sr = sf.read(rec)
     assert sr == 48000 and audio.shape[0] >= 48000
     played_db = 20 * np.log10(np.sqrt(np.mean(audio**2)) + 1e-12)
-    logged = 10 ** (frames["processed:loudness-dBFS"].to_numpy()[50:] / 10)  # mean power of the frames after start-up
+    # mean power of the frames after start-up
+    logged = 10 ** (frames["processed:loudness-dBFS"].to_numpy()[50:] / 10)
     assert abs(played_db - 10 * np.log10(logged.mean())) < 6
     assert "wrote" not in stdout and "session log" in stdout

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from rlimpro.errors import AudioError, NotFoundError, ParameterError
+from rlimpro.errors import NotFoundError, ParameterError
 
 
 class CrossAgent:
@@ -129,14 +129,13 @@ def load_cross_agent(*, model: str, workspace: Path) -> CrossAgent:
     )
     from rlimpro.effects.chain import EffectChain
     from rlimpro.env.actions import ActionMap
+    from rlimpro.live.agent import model_zip
     from rlimpro.live.policy import export_policy, load_sb3
-    from rlimpro.runs import model_path
     from rlimpro.tables import check_same_analysis
 
     workspace = Path(workspace)
-    given = Path(model).expanduser()
     run_dir = resolve_run(model, workspace=workspace)
-    zip_path = (given if given.is_absolute() else workspace / given).resolve() if given.suffix == ".zip" else model_path(run_dir)
+    zip_path = model_zip(model, run_dir=run_dir, workspace=workspace)
     info = run_info(run_dir)
     config = load_run_config(run_dir)
     settings = config.analysis_settings()
@@ -201,20 +200,9 @@ class PairedFileSource:
 
 
 def _device_hops(io: Any, *, hop: int, stop: threading.Event | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Paired hops from a :class:`~rlimpro.crossadaptive.device.DuoDeviceIO` (both channels cut by one counter)."""
-    from rlimpro.live.session import INPUT_SILENCE_TIMEOUT
-
+    """Paired hops from the device's two input channels (both cut by one counter)."""
     buf = np.zeros((0, 2))
-    last = time.perf_counter()
-    while stop is None or not stop.is_set():
-        block = io.read(timeout=0.2)
-        now = time.perf_counter()
-        if block is None:
-            if now - last > INPUT_SILENCE_TIMEOUT:
-                raise AudioError(f"no audio from the input device for {INPUT_SILENCE_TIMEOUT:.0f} s "
-                                 "(device unplugged, or the audio server, e.g. JACK, stopped)")
-            continue
-        last = now
+    for block in io.blocks(stop=stop):
         buf = np.concatenate([buf, np.asarray(block, dtype=np.float64).reshape(-1, 2)])
         k = buf.shape[0] // hop
         for j in range(k):
@@ -313,12 +301,12 @@ def run_cross_live(
     ------
     ParameterError, NotFoundError, MismatchError, AudioError
     """
-    from rlimpro.crossadaptive.device import DuoDeviceIO, parse_channels
+    from rlimpro.crossadaptive.device import open_duo_device, parse_channels
     from rlimpro.crossadaptive.log import CrossLog
     from rlimpro.live.latency import LatencyRecorder
     from rlimpro.live.outputs import SOUNDFILE_FORMATS, OscSink, parse_output
     from rlimpro.live.priority import realtime_priority
-    from rlimpro.live.session import LiveResult, default_log_path
+    from rlimpro.live.session import SessionEnd, check_outputs, default_log_path
 
     workspace = Path(workspace)
     inp = _parse_inputs(input, target, workspace)
@@ -332,17 +320,9 @@ def run_cross_live(
     if "pd" in kinds:
         raise ParameterError("--output pd plays a synth; a cross-adaptive session outputs processed audio "
                              "(FILE.wav, device) or parameters (osc://HOST:PORT)")
-    if fast and inp.kind != "files":
-        raise ParameterError("--fast processes files as fast as possible: it needs --input FILE --target FILE")
-    if fast and "device" in kinds:
-        raise ParameterError("--fast cannot play to the audio device; write --output FILE.wav instead")
-    if mix and "file" not in kinds:
-        raise ParameterError("--mix adds the source and the target to the output file: it needs --output FILE.wav")
-    if kinds.count("device") > 1:
-        raise ParameterError("--output device may be given once")
-    files = [o.target for o in outs if o.kind == "file"]
-    if len(set(files)) != len(files):
-        raise ParameterError("the same --output file is given twice")
+    fast_input = ("" if inp.kind == "files"
+                  else "--fast processes files as fast as possible: it needs --input FILE --target FILE")
+    check_outputs(outs, fast=fast, fast_input=fast_input, mix=mix, mix_adds="the source and the target")
     if duration is not None and not duration > 0:
         raise ParameterError(f"--duration {duration}: must be > 0 seconds")
     if agent is None:
@@ -367,28 +347,50 @@ def run_cross_live(
         device_out = resolve_device(out_dev_spec.target or None, kind="output")
 
     log_path = (log if Path(log).is_absolute() else workspace / log) if log is not None else default_log_path(agent.run_dir or workspace)
-    session_log: CrossLog | None = None
     io = None
-    writers: list[Any] = []
+    writers: list[_FileWriter] = []
     osc_sinks: list[Any] = []
     latency = LatencyRecorder()
-    started, started_wall = time.perf_counter(), time.time()
-    stopped_by = "end of input"
     scheduling = "not started"
-    error: BaseException | None = None
-    meta: dict[str, Any] = {}
     rows = 0
-    try:
-        session_log = CrossLog(log_path, n_params=agent.n_params)
+
+    def describe() -> dict[str, Any]:
+        return {
+            "task": "cross-adaptive",
+            "run": str(agent.run_dir),
+            "model": str(agent.model_path),
+            "algorithm": agent.algorithm,
+            "effects": agent.chain.spec(),
+            "n_params": agent.n_params,
+            "param_names": list(agent.chain.param_names),
+            "analysis": settings.to_dict(),
+            "input": {"kind": inp.kind,
+                      **({"source": inp.source, "target": inp.target, "fast": fast, "late_hops": source.late_hops}
+                         if source is not None else {}),
+                      **({"device": inp.device or "default", "channels": list(chans), "device_rate": io.sample_rate,
+                          "overflows": io.input_overflows} if io is not None and io.has_input else {})},
+            "outputs": [w.stats() for w in writers] + [{"kind": "osc", **s.stats()} for s in osc_sinks]
+                       + ([{"kind": "device", "sample_rate": io.sample_rate, "underruns": io.output_underruns,
+                            "xruns": io.status_flags}] if io is not None and io.has_output else []),
+            "decisions": agent.decisions,
+            "latency": {"what": "analysis of both hops + policy + effect chain on the hop + analysis of the "
+                                "processed hop, per hop", **latency.summary()},
+            "scheduling": scheduling,
+        }
+
+    with SessionEnd(describe=describe) as end:
+        session_log = end.log = CrossLog(log_path, n_params=agent.n_params)
         for o in outs:
             if o.kind == "file":
-                writers.append(_FileWriter(Path(o.target), sample_rate=sr, channels=3 if mix else 1,
-                                           fmt=SOUNDFILE_FORMATS[Path(o.target).suffix.lower()],
-                                           n_samples=source.n_samples if source is not None else None))
+                writers.append(end.sink(_FileWriter(Path(o.target), sample_rate=sr, channels=3 if mix else 1,
+                                                    fmt=SOUNDFILE_FORMATS[Path(o.target).suffix.lower()],
+                                                    n_samples=source.n_samples if source is not None else None)))
             elif o.kind == "osc":
-                osc_sinks.append(OscSink(host=o.host, port=o.port, features=send_features))
+                osc_sinks.append(end.sink(OscSink(host=o.host, port=o.port, features=send_features)))
         if device_in is not None or device_out is not None:
-            io = DuoDeviceIO(input_device=device_in, output_device=device_out, channels=chans, analysis_rate=sr, hop=hop)
+            io = open_duo_device(input_device=device_in, output_device=device_out, channels=chans, analysis_rate=sr,
+                                 hop=hop)
+            end.opened(io)
         for w in writers:
             w.start()
         for s in osc_sinks:
@@ -404,10 +406,10 @@ def run_cross_live(
             with realtime_priority(realtime and not fast) as scheduling:
                 for src_hop, tgt_hop in hops:
                     if stop is not None and stop.is_set():
-                        stopped_by = "stop requested"
+                        end.stopped_by = "stop requested"
                         break
                     if max_hops is not None and rows >= max_hops:
-                        stopped_by = "duration"
+                        end.stopped_by = "duration"
                         break
                     t0, c0 = clock(), cpu()
                     frame, params, out, processed = agent.step(src_hop, tgt_hop)
@@ -422,58 +424,12 @@ def run_cross_live(
                                     processed=processed, target=frame.target)
                     rows += 1
                 else:
-                    stopped_by = "stop requested" if stop is not None and stop.is_set() else "end of input"
-            if io is not None and io.has_output and stopped_by == "end of input":
+                    end.stopped_by = "stop requested" if stop is not None and stop.is_set() else "end of input"
+            if io is not None and io.has_output and end.stopped_by == "end of input":
                 _drain(io, hop=hop, sample_rate=sr)
         except KeyboardInterrupt:
-            stopped_by = "interrupted"
-    except BaseException as exc:
-        error = exc
-        stopped_by = f"error: {exc}"
-        raise
-    finally:
-        if io is not None:
-            io.close()
-        keep = error is None or rows > 0
-        close_error: BaseException | None = None
-        for w in writers + osc_sinks:
-            try:
-                w.close(ok=keep)
-            except Exception as exc:
-                close_error = close_error or exc
-        if session_log is not None and not keep:
-            session_log.discard()
-        elif session_log is not None:
-            meta = {
-                "task": "cross-adaptive",
-                "run": str(agent.run_dir),
-                "model": str(agent.model_path),
-                "algorithm": agent.algorithm,
-                "effects": agent.chain.spec(),
-                "n_params": agent.n_params,
-                "param_names": list(agent.chain.param_names),
-                "analysis": settings.to_dict(),
-                "input": {"kind": inp.kind,
-                          **({"source": inp.source, "target": inp.target, "fast": fast, "late_hops": source.late_hops}
-                             if source is not None else {}),
-                          **({"device": inp.device or "default", "channels": list(chans), "device_rate": io.sample_rate,
-                              "overflows": io.input_overflows} if io is not None and io.has_input else {})},
-                "outputs": [w.stats() for w in writers] + [{"kind": "osc", **s.stats()} for s in osc_sinks]
-                           + ([{"kind": "device", "sample_rate": io.sample_rate, "underruns": io.output_underruns,
-                                "xruns": io.status_flags}] if io is not None and io.has_output else []),
-                "decisions": agent.decisions,
-                "latency": {"what": "analysis of both hops + policy + effect chain on the hop + analysis of the "
-                                    "processed hop, per hop", **latency.summary()},
-                "scheduling": scheduling,
-                "stopped_by": stopped_by,
-                "wall_seconds": round(time.perf_counter() - started, 3),
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started_wall)),
-            }
-            session_log.close(meta)
-        if close_error is not None and error is None:
-            raise close_error
-    return LiveResult(log=log_path, rows=rows, seconds=time.perf_counter() - started, latency=latency.summary(),
-                      stopped_by=stopped_by, meta=meta)
+            end.stopped_by = "interrupted"
+    return end.result(log=log_path, rows=rows, latency=latency)
 
 
 def _drain(io: Any, *, hop: int, sample_rate: int) -> None:
@@ -485,6 +441,8 @@ def _drain(io: Any, *, hop: int, sample_rate: int) -> None:
 
 class _FileWriter:
     """The processed audio (and with ``channels=3`` the dry source and target) into a sound file, atomically."""
+
+    name = "file"
 
     def __init__(self, path: Path, *, sample_rate: int, channels: int, fmt: str, n_samples: int | None):
         self.path, self.sample_rate, self.channels, self.fmt, self.n_samples = Path(path), int(sample_rate), channels, fmt, n_samples

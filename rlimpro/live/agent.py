@@ -186,6 +186,23 @@ class LiveAgent:
 
 
 # ---------------------------------------------------------------------- loading a run
+def model_zip(model: str, *, run_dir: Path, workspace: Path) -> Path:
+    """The model file a ``--model`` value names: the ``.zip`` it is (relative to ``workspace``), else the
+    model of ``run_dir`` that live and evaluation use (:func:`rlimpro.runs.model_path`: best first).
+
+    Raises
+    ------
+    NotFoundError
+        The run has no model.
+    """
+    from rlimpro.runs import model_path
+
+    given = Path(model).expanduser()
+    if given.suffix == ".zip":  # a specific model file of the run
+        return (given if given.is_absolute() else Path(workspace) / given).resolve()
+    return model_path(run_dir)
+
+
 def load_agent(*, synth: str, model: str, workspace: Path) -> LiveAgent:
     """Build the live agent of a trained run, from the run folder alone.
 
@@ -212,23 +229,12 @@ def load_agent(*, synth: str, model: str, workspace: Path) -> LiveAgent:
     """
     from rlimpro.env.actions import ActionMap
     from rlimpro.live.policy import export_policy, load_sb3
-    from rlimpro.runs import (
-        load_config,
-        load_feature_space,
-        load_synth_model,
-        model_path,
-        read_run_json,
-        resolve_run,
-    )
+    from rlimpro.runs import load_config, load_feature_space, load_synth_model, read_run_json, resolve_run
     from rlimpro.synths import load_spec
 
     workspace = Path(workspace)
-    given = Path(model).expanduser()
     run_dir = Path(resolve_run(model, synth=synth, workspace=workspace))
-    if given.suffix == ".zip":  # a specific model file of the run
-        zip_path = (given if given.is_absolute() else workspace / given).resolve()
-    else:
-        zip_path = model_path(run_dir)
+    zip_path = model_zip(model, run_dir=run_dir, workspace=workspace)
     info = read_run_json(run_dir)
     config = load_config(run_dir)
     if config.synth != synth:

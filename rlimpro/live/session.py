@@ -95,6 +95,95 @@ class LiveResult:
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+class SessionEnd:
+    """How a live session ends, and its teardown whatever happened (imitation and cross-adaptive sessions).
+
+    The ``with`` block holds everything that opens resources, registered as they open. On the way out
+    an exception is recorded (``stopped_by = "error: ..."``) and propagates; then the streams close
+    (the last opened first), the sinks close in the order they opened (``ok`` False after an error
+    before the first logged row: their files are discarded), and the log is discarded in that case, or
+    else closed with ``describe()`` plus how and when the session ran as its sidecar. A sink that fails
+    to close is named in ``stopped_by`` (``error while closing NAME: ...``; sinks have a ``name``) unless
+    the session had failed already; that first error is raised after the log is written.
+
+    Parameters
+    ----------
+    describe : callable
+        ``describe() -> dict``: the session's metadata, called after the sinks are closed.
+
+    Attributes
+    ----------
+    stopped_by : str
+        ``"end of input"`` until the session sets it (``"duration"``, ``"interrupted"``,
+        ``"stop requested"``) or fails.
+    sinks : list
+        The registered outputs (``close(ok=...)``), see :meth:`sink`.
+    log : SessionLog or CrossLog or None
+        The session log, once open.
+    meta : dict
+        The sidecar written (empty when the log was discarded or never opened).
+    """
+
+    def __init__(self, *, describe: Callable[[], dict[str, Any]]):
+        self.describe = describe
+        self.stopped_by = "end of input"
+        self.error: BaseException | None = None
+        self.streams: list[Any] = []
+        self.sinks: list[Any] = []
+        self.log: Any = None
+        self.meta: dict[str, Any] = {}
+        self.started, self.started_wall = time.perf_counter(), time.time()
+
+    def opened(self, stream: Any) -> Any:
+        """Register an input or device stream (``close()``); returns it."""
+        self.streams.append(stream)
+        return stream
+
+    def sink(self, sink: Any) -> Any:
+        """Register an output (``close(ok=...)``); returns it."""
+        self.sinks.append(sink)
+        return sink
+
+    def __enter__(self) -> SessionEnd:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is not None:
+            self.error = exc
+            self.stopped_by = f"error: {exc}"
+        for stream in reversed(self.streams):
+            stream.close()
+        # After a failure mid-session, what was played is still kept; a failure before the first hop
+        # leaves nothing behind.
+        keep = self.error is None or (self.log is not None and self.log.rows > 0)
+        close_error: BaseException | None = None
+        for s in self.sinks:
+            try:
+                s.close(ok=keep)
+            except Exception as err:  # the log is still written; the first such error is raised after
+                close_error = close_error or err
+                if self.error is None:
+                    self.stopped_by = f"error while closing {s.name}: {err}"
+        if self.log is not None and not keep:
+            self.log.discard()
+        elif self.log is not None:
+            self.meta = {
+                **self.describe(),
+                "stopped_by": self.stopped_by,
+                "wall_seconds": round(time.perf_counter() - self.started, 3),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started_wall)),
+            }
+            self.log.close(self.meta)
+        if close_error is not None and self.error is None:
+            raise close_error
+        return False
+
+    def result(self, *, log: Path, rows: int, latency: LatencyRecorder) -> LiveResult:
+        """What the session did (after the ``with`` block)."""
+        return LiveResult(log=log, rows=rows, seconds=time.perf_counter() - self.started,
+                          latency=latency.summary(), stopped_by=self.stopped_by, meta=self.meta)
+
+
 def _under(path: Path, workspace: Path) -> Path:
     """A relative path resolved against the workspace root (DESIGN.md: paths resolve against it)."""
     return path if path.is_absolute() else workspace / path
@@ -129,18 +218,42 @@ def default_log_path(run_dir: Path) -> Path:
     return path
 
 
-def _check_combination(inp: InputSpec, outs: list[OutputSpec], *, fast: bool, mix: bool) -> None:
+def check_outputs(outs: list[OutputSpec], *, fast: bool, fast_input: str, mix: bool, mix_adds: str,
+                  mix_input: str = "", once: tuple[str, ...] = ("device",)) -> None:
+    """The ``--fast``, ``--mix`` and ``--output`` rules of a live session (imitation and cross-adaptive).
+
+    Parameters
+    ----------
+    outs : list of OutputSpec
+    fast, mix : bool
+        The options given.
+    fast_input : str
+        Why ``--fast`` does not fit the input ('' when it does: a file input).
+    mix_adds : str
+        What ``--mix`` adds to the output file (named when there is no output file).
+    mix_input : str
+        Why ``--mix`` does not fit the input ('' when it does).
+    once : tuple of str
+        Output kinds that may be given once at most.
+
+    Raises
+    ------
+    ParameterError
+        The first rule broken, in this order: ``--fast`` input, ``--fast`` to the audio device, ``--mix``
+        without an output file, ``--mix`` input, an output kind given more than once, a file given twice.
+    """
     kinds = [o.kind for o in outs]
-    if fast and inp.kind != "file":
-        raise ParameterError("--fast plays a file as fast as possible: it needs --input FILE")
+    if fast and fast_input:
+        raise ParameterError(fast_input)
     if fast and "device" in kinds:
         raise ParameterError("--fast cannot play to the audio device; write --output FILE.wav instead")
     if mix and "file" not in kinds:
-        raise ParameterError("--mix adds the musician to the output file: it needs --output FILE.wav")
-    if mix and inp.kind == "osc":
-        raise ParameterError("--mix needs audio input (a file or the device); OSC input carries no audio")
-    if kinds.count("device") > 1 or kinds.count("pd") > 1:
-        raise ParameterError("--output device and --output pd may each be given once")
+        raise ParameterError(f"--mix adds {mix_adds} to the output file: it needs --output FILE.wav")
+    if mix and mix_input:
+        raise ParameterError(mix_input)
+    if any(kinds.count(k) > 1 for k in once):
+        kinds_once = " and ".join(f"--output {k}" for k in once)
+        raise ParameterError(f"{kinds_once} may {'each ' if len(once) > 1 else ''}be given once")
     files = [o.target for o in outs if o.kind == "file"]
     if len(set(files)) != len(files):
         raise ParameterError("the same --output file is given twice")
@@ -219,7 +332,12 @@ def run_live(
     agent.reset()
     if not outs and inp.kind != "osc":
         outs = [OutputSpec("device") if agent.spec.native else OutputSpec("pd", target="default")]
-    _check_combination(inp, outs, fast=fast, mix=mix)
+    no_audio = "--mix needs audio input (a file or the device); OSC input carries no audio"
+    check_outputs(
+        outs, fast=fast, mix=mix, mix_adds="the musician", once=("device", "pd"),
+        fast_input="" if inp.kind == "file" else "--fast plays a file as fast as possible: it needs --input FILE",
+        mix_input=no_audio if inp.kind == "osc" else "",
+    )
     for o in outs:
         if o.kind in ("device", "file"):
             check_native(agent.spec, o.describe())
@@ -244,17 +362,40 @@ def run_live(
         device_in = resolve_device(inp.target or None, kind="input")
 
     log_path = _under(Path(log), workspace) if log is not None else default_log_path(agent.run_dir)
-    session_log: SessionLog | None = None
-    sinks: list[Sink] = []
     io = None
-    started, started_wall = time.perf_counter(), time.time()
     latency = LatencyRecorder()
-    stopped_by = "end of input"
     scheduling = "not started"
-    error: BaseException | None = None
-    meta: dict[str, Any] = {}
-    try:
-        session_log = SessionLog(log_path, n_params=agent.n_params)
+
+    def describe() -> dict[str, Any]:
+        return {
+            "run": str(agent.run_dir),
+            "model": str(agent.model_path),
+            "algorithm": agent.algorithm,
+            "synth": agent.spec.name,
+            "n_params": agent.n_params,
+            "param_names": [p.name for p in agent.spec.params],
+            "action_type": agent.action_type,
+            "analysis": settings.to_dict(),
+            "descriptors": list(agent.descriptor_names),
+            "input": {"kind": inp.kind, "source": inp.describe(),
+                      **({"fast": fast, "late_hops": source.late_hops} if source is not None else {}),
+                      **({"device_rate": io.sample_rate, "overflows": io.input_overflows}
+                         if io is not None and device_in is not None else {}),
+                      **({"port": receiver.port, "osc": receiver.counters.as_dict()} if receiver else {})},
+            "outputs": [{"kind": s.name, **s.stats()} for s in sinks],
+            "decisions": agent.decisions,
+            "held_silent": agent.held,
+            "silence_db": agent.silence_db,
+            "latency": {"what": "analysis of one hop + policy + parameter update, per decided hop",
+                        **latency.summary()},
+            "scheduling": scheduling,
+        }
+
+    with SessionEnd(describe=describe) as end:
+        sinks: list[Sink] = end.sinks
+        if receiver is not None:
+            end.opened(receiver)
+        session_log = end.log = SessionLog(log_path, n_params=agent.n_params)
         # ---- output side
         device_out = next((o for o in outs if o.kind == "device"), None)
         if device_in is not None or device_out is not None:
@@ -268,6 +409,7 @@ def run_live(
                 analysis_rate=sr,
                 initial_params=agent.params,
             )
+            end.opened(io)
         for o in outs:
             if o.kind == "device":
                 sinks.append(DeviceSink(io))
@@ -298,89 +440,21 @@ def run_live(
         try:
             with realtime_priority(realtime and not fast) as scheduling:
                 if receiver is not None:
-                    stopped_by = _osc_loop(agent, receiver, emit, latency, duration=duration, stop=stop,
-                                           reply_elsewhere=any(o.kind == "osc" for o in outs))
+                    end.stopped_by = _osc_loop(agent, receiver, emit, latency, duration=duration, stop=stop,
+                                               reply_elsewhere=any(o.kind == "osc" for o in outs))
                 else:
                     hops = source.hops() if source is not None else _device_hops(io, hop=hop, stop=stop)
-                    stopped_by = _audio_loop(agent, hops, emit, latency, duration=duration, stop=stop)
+                    end.stopped_by = _audio_loop(agent, hops, emit, latency, duration=duration, stop=stop)
         except KeyboardInterrupt:
-            stopped_by = "interrupted"
-    except BaseException as exc:
-        error = exc
-        stopped_by = f"error: {exc}"
-        raise
-    finally:
-        if io is not None:
-            io.close()
-        if receiver is not None:
-            receiver.close()
-        # After a failure mid-session, what was played is still kept; a failure before the first hop
-        # leaves nothing behind.
-        keep = error is None or (session_log is not None and session_log.rows > 0)
-        close_error: BaseException | None = None
-        for s in sinks:
-            try:
-                s.close(ok=keep)
-            except Exception as exc:  # the log is still written; the first such error is raised after
-                close_error = close_error or exc
-                stopped_by = stopped_by if error is not None else f"error while closing {s.name}: {exc}"
-        if session_log is not None and not keep:
-            session_log.discard()
-        elif session_log is not None:
-            meta = {
-                "run": str(agent.run_dir),
-                "model": str(agent.model_path),
-                "algorithm": agent.algorithm,
-                "synth": agent.spec.name,
-                "n_params": agent.n_params,
-                "param_names": [p.name for p in agent.spec.params],
-                "action_type": agent.action_type,
-                "analysis": settings.to_dict(),
-                "descriptors": list(agent.descriptor_names),
-                "input": {"kind": inp.kind, "source": inp.describe(),
-                          **({"fast": fast, "late_hops": source.late_hops} if source is not None else {}),
-                          **({"device_rate": io.sample_rate, "overflows": io.input_overflows}
-                             if io is not None and device_in is not None else {}),
-                          **({"port": receiver.port, "osc": receiver.counters.as_dict()} if receiver else {})},
-                "outputs": [{"kind": s.name, **s.stats()} for s in sinks],
-                "decisions": agent.decisions,
-                "held_silent": agent.held,
-                "silence_db": agent.silence_db,
-                "latency": {"what": "analysis of one hop + policy + parameter update, per decided hop",
-                            **latency.summary()},
-                "scheduling": scheduling,
-                "stopped_by": stopped_by,
-                "wall_seconds": round(time.perf_counter() - started, 3),
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started_wall)),
-            }
-            session_log.close(meta)
-        if close_error is not None and error is None:
-            raise close_error
-    return LiveResult(log=log_path, rows=session_log.rows, seconds=time.perf_counter() - started,
-                      latency=latency.summary(), stopped_by=stopped_by, meta=meta)
-
-
-#: Seconds without any block from a running input stream before the session stops with an error.
-INPUT_SILENCE_TIMEOUT = 3.0
+            end.stopped_by = "interrupted"
+    return end.result(log=log_path, rows=session_log.rows, latency=latency)
 
 
 def _device_hops(io: Any, *, hop: int, stop: threading.Event | None) -> Iterator[np.ndarray]:
-    from rlimpro.errors import AudioError
     from rlimpro.live.sources import HopAssembler
 
     assembler = HopAssembler(hop=hop)
-    last = time.perf_counter()
-    while stop is None or not stop.is_set():
-        block = io.read(timeout=0.2)
-        now = time.perf_counter()
-        if block is None:
-            if now - last > INPUT_SILENCE_TIMEOUT:
-                raise AudioError(
-                    f"no audio from the input device for {INPUT_SILENCE_TIMEOUT:.0f} s "
-                    "(device unplugged, or the audio server, e.g. JACK, stopped)"
-                )
-            continue
-        last = now
+    for block in io.blocks(stop=stop):
         yield from assembler.feed(block)
 
 
