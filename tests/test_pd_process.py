@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from rlimpro.errors import PdError
-from rlimpro.pd.process import PdProcess, check_pd, find_pd, group_alive, pd_version, run_batch
+from rlimpro.pd.process import (
+    PdProcess,
+    check_pd,
+    death_signal_prefix,
+    find_pd,
+    group_alive,
+    pd_version,
+    run_batch,
+)
 
 from .pd_support import pd_processes_in, require_pd
 
@@ -143,8 +152,11 @@ def test_exit_code_and_tail_in_errors(tmp_path):
     proc.stop()
 
 
-def _child(tmp_path: Path) -> subprocess.Popen:
-    """A Python process that renders with a hanging synth (long timeout), its temp files under tmp_path."""
+def _child(tmp_path: Path, *, setpriv: bool = True) -> subprocess.Popen:
+    """A Python process that renders with a hanging synth (long timeout), its temp files under tmp_path.
+
+    ``setpriv=False``: Pd is started the other way, fork + preexec_fn (where util-linux has no setpriv).
+    """
     code = textwrap.dedent(
         f"""
         import sys, tempfile
@@ -152,6 +164,9 @@ def _child(tmp_path: Path) -> subprocess.Popen:
         import numpy as np
         sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
         from tests.pd_support import fixture_spec
+        import rlimpro.pd.process as process
+        if not {setpriv!r}:
+            process.death_signal_prefix = lambda: ()
         from rlimpro.pd.engine import PdEngine
         print("started", flush=True)
         PdEngine(fixture_spec("hang", 2), timeout=120).render(np.zeros((2, 2)), duration=0.5, sample_rate=44100)
@@ -173,11 +188,20 @@ def _wait_for_pd(tmp_path: Path, child: subprocess.Popen) -> list[int]:
     pytest.fail("Pd never started in the child")
 
 
+def test_pd_starts_through_setpriv_on_linux():
+    if sys.platform != "linux" or shutil.which("setpriv") is None:
+        pytest.skip("no setpriv here (util-linux, Linux): Pd starts through fork + preexec_fn instead")
+    prefix = death_signal_prefix()
+    assert prefix[1:] == ("--pdeathsig", "TERM") and Path(prefix[0]).name == "setpriv", prefix
+
+
+@pytest.mark.parametrize("setpriv", [True, False], ids=["setpriv", "fork+preexec"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
-def test_no_pd_left_when_python_is_interrupted_or_killed(tmp_path, sig):
-    """Ctrl-C (SIGINT), SIGTERM and SIGKILL of the Python process that runs Pd leave no Pd behind."""
+def test_no_pd_left_when_python_is_interrupted_or_killed(tmp_path, sig, setpriv):
+    """Ctrl-C (SIGINT), SIGTERM and SIGKILL of the Python process that runs Pd leave no Pd behind,
+    whichever way Pd was started."""
     require_pd()
-    child = _child(tmp_path)
+    child = _child(tmp_path, setpriv=setpriv)
     try:
         pids = _wait_for_pd(tmp_path, child)
         child.send_signal(sig)
