@@ -32,12 +32,18 @@ def _lookup(ws):
     return pd.read_csv(ws / "synths" / "fm" / "lookup.csv")
 
 
+def _z_divisor(mean, std):
+    """The table's std, but 1 for a column it does not vary (std <= 1e-3 max(1, |mean|): fm's peak
+    level, whose rounding noise is 4.5e-5 dB, would otherwise be blown up to a whole dimension)."""
+    return np.where(std <= 1e-3 * np.maximum(1.0, np.abs(mean)), 1.0, std)
+
+
 def _independent_pca(ws, features):
     """PCA of the z-scored lookup table, computed here from the CSV alone."""
     from sklearn.decomposition import PCA
 
     v = _lookup(ws)[features].to_numpy()
-    z = (v - v.mean(0)) / v.std(0)
+    z = (v - v.mean(0)) / _z_divisor(v.mean(0), v.std(0))
     return PCA(n_components=2).fit(z), z, v
 
 
@@ -98,7 +104,7 @@ def test_corpus_frames_and_coverage(ws):
 
     # recompute the figure independently: z-score active frames with the lookup's statistics, brute force
     lk = _lookup(ws)[list(DESCRIPTORS)].to_numpy()
-    mean, std = lk.mean(0), lk.std(0)
+    mean, std = lk.mean(0), _z_divisor(lk.mean(0), lk.std(0))
     per_file = {}
     all_d = []
     for stem in ("noise", "synthlike"):

@@ -189,6 +189,7 @@ def prepare(config: CrossAdaptiveConfig, *, workspace: Path, source: str = "conf
     ------
     NotFoundError, ConfigError, MismatchError, AudioError
     """
+    from rlimpro.descriptors.scaling import z_scale
     from rlimpro.effects.chain import EffectChain
     from rlimpro.env.features import FeatureSpace
 
@@ -203,7 +204,8 @@ def prepare(config: CrossAdaptiveConfig, *, workspace: Path, source: str = "conf
         seed=config.seed or 0, frames={k: (v.dry, v.target) for k, v in analyzed.items()},
     )
     try:
-        space = FeatureSpace(features=config.features, features_reward=config.reward_features, mean=mean, std=std,
+        space = FeatureSpace(features=config.features, features_reward=config.reward_features, mean=mean,
+                             std=z_scale(mean, std),
                              n_params=chain.n_params, reward_weights=config.reward_weights, source=source)
     except ParameterError as exc:
         raise ConfigError(str(exc)) from exc

@@ -6,8 +6,8 @@ build observations with it, so a policy sees the same numbers on stage as in tra
 
 Scaling: z-scores with the lookup table's per-descriptor mean and standard deviation,
 ``z = (x - mean) / std``, clipped to ``±clip`` (default 10). A descriptor that is constant over the
-lookup table (std below ``1e-9 * max(1, |mean|)``, e.g. the loudness of an FM synth with a fixed
-amplitude) gets ``std = 1`` in its own unit, so it stays finite.
+lookup table (std below ``1e-3 * max(1, |mean|)``, e.g. the peak level of an FM synth with a fixed
+amplitude) gets ``std = 1`` in its own unit (:func:`rlimpro.descriptors.scaling.z_scale`).
 
 Observation (float32, shape ``(2 F + N,)``): ``[synth z (F), target z (F), synth parameters (N)]``
 over the ``F`` observation features and the ``N`` synth parameters in [0, 1].
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from rlimpro.descriptors.registry import DESCRIPTORS, descriptor_index, expand_features
+from rlimpro.descriptors.scaling import z_scale
 from rlimpro.errors import MismatchError, ParameterError
 
 Z_CLIP = 10.0  #: |z| is clipped to this many standard deviations
@@ -41,7 +42,9 @@ class FeatureSpace:
     features_reward : sequence of str
         Reward features (descriptor or group names).
     mean, std : ndarray, shape (len(DESCRIPTORS),)
-        Per-descriptor statistics, physical units, canonical order.
+        Per-descriptor mean and z-score divisor, physical units, canonical order; ``std`` > 0, as
+        :func:`~rlimpro.descriptors.scaling.z_scale` makes it from a table's standard deviations
+        (:meth:`from_lookup` does; a stored run's is used unchanged).
     n_params : int
         Number of synth parameters.
     reward_weights : mapping str -> float, optional
@@ -55,7 +58,7 @@ class FeatureSpace:
     ------
     ParameterError
         Unknown feature names (with a suggestion), weights that are negative, all zero or name a
-        descriptor that is not a reward feature, statistics of the wrong shape.
+        descriptor that is not a reward feature, statistics of the wrong shape, a ``std`` <= 0.
     """
 
     def __init__(
@@ -78,12 +81,14 @@ class FeatureSpace:
             raise ParameterError(f"mean and std must have shape ({len(DESCRIPTORS)},), got {mean.shape} and {std.shape}")
         if not (np.isfinite(mean).all() and np.isfinite(std).all()):
             raise ParameterError("descriptor statistics must be finite")
+        if not (std > 0).all():
+            raise ParameterError("std must be > 0 for every descriptor: scale a table's statistics with z_scale")
         if n_params < 1:
             raise ParameterError(f"n_params {n_params} must be >= 1")
         if not clip > 0:
             raise ParameterError(f"clip {clip} must be > 0")
         self.mean = mean
-        self.std = np.where(std > 1e-9 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+        self.std = std  # as given: a stored run keeps the scale it was trained with
         self.n_params = int(n_params)
         self.clip = float(clip)
         self.obs_index = np.array([descriptor_index(n) for n in self.features], dtype=np.intp)
@@ -145,7 +150,7 @@ class FeatureSpace:
             features=features,
             features_reward=features_reward,
             mean=d.mean(axis=0),
-            std=d.std(axis=0),
+            std=z_scale(d.mean(axis=0), d.std(axis=0)),
             n_params=n_params,
             reward_weights=reward_weights,
             clip=clip,

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from rlimpro.descriptors.scaling import z_scale
 from rlimpro.errors import ParameterError
 
 METHODS: tuple[str, ...] = ("pca", "tsne", "umap")
@@ -49,8 +50,9 @@ class Scaler:
     Attributes
     ----------
     mean, std : ndarray, shape (D,)
-        Column means and standard deviations of the lookup table; a constant column gets std 1
-        (it is then 0 everywhere and takes no part in distances or projections).
+        Column means and standard deviations of the lookup table; a column the table does not vary
+        gets std 1 in its own unit (:func:`rlimpro.descriptors.scaling.z_scale`, the rule the learning
+        environment uses too).
     """
 
     mean: np.ndarray
@@ -61,10 +63,7 @@ class Scaler:
         """Statistics of ``table`` (R, D)."""
         table = np.asarray(table, dtype=np.float64)
         mean = table.mean(axis=0)
-        std = table.std(axis=0)
-        constant = std <= 1e-9 * np.maximum(1.0, np.abs(mean))
-        std = np.where(constant, 1.0, std)
-        return cls(mean=mean, std=std)
+        return cls(mean=mean, std=z_scale(mean, table.std(axis=0)))
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         """(M, D) descriptor values -> (M, D) z-scores."""
