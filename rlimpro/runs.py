@@ -160,6 +160,21 @@ def model_path(run: Path) -> Path:
     raise NotFoundError(f"run {run} has no {BEST_MODEL} or {FINAL_MODEL}; train it to the end")
 
 
+def model_zip(model: str, *, run_dir: Path, workspace: Path) -> Path:
+    """The model file a ``--model`` value names: the ``.zip`` it is (relative to ``workspace``), else the
+    model of ``run_dir`` that live and evaluation use (:func:`model_path`: best first).
+
+    Raises
+    ------
+    NotFoundError
+        The run has no model.
+    """
+    given = Path(model).expanduser()
+    if given.suffix == ".zip":  # a specific model file of the run
+        return (given if given.is_absolute() else Path(workspace) / given).resolve()
+    return model_path(run_dir)
+
+
 def read_run_json(run: Path) -> dict[str, Any]:
     """The run's ``run.json``.
 

@@ -129,8 +129,8 @@ def load_cross_agent(*, model: str, workspace: Path) -> CrossAgent:
     )
     from rlimpro.effects.chain import EffectChain
     from rlimpro.env.actions import ActionMap
-    from rlimpro.live.agent import model_zip
     from rlimpro.live.policy import export_policy, load_sb3
+    from rlimpro.runs import model_zip
     from rlimpro.tables import check_same_analysis
 
     workspace = Path(workspace)

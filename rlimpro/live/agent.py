@@ -186,23 +186,6 @@ class LiveAgent:
 
 
 # ---------------------------------------------------------------------- loading a run
-def model_zip(model: str, *, run_dir: Path, workspace: Path) -> Path:
-    """The model file a ``--model`` value names: the ``.zip`` it is (relative to ``workspace``), else the
-    model of ``run_dir`` that live and evaluation use (:func:`rlimpro.runs.model_path`: best first).
-
-    Raises
-    ------
-    NotFoundError
-        The run has no model.
-    """
-    from rlimpro.runs import model_path
-
-    given = Path(model).expanduser()
-    if given.suffix == ".zip":  # a specific model file of the run
-        return (given if given.is_absolute() else Path(workspace) / given).resolve()
-    return model_path(run_dir)
-
-
 def load_agent(*, synth: str, model: str, workspace: Path) -> LiveAgent:
     """Build the live agent of a trained run, from the run folder alone.
 
@@ -229,7 +212,14 @@ def load_agent(*, synth: str, model: str, workspace: Path) -> LiveAgent:
     """
     from rlimpro.env.actions import ActionMap
     from rlimpro.live.policy import export_policy, load_sb3
-    from rlimpro.runs import load_config, load_feature_space, load_synth_model, read_run_json, resolve_run
+    from rlimpro.runs import (
+        load_config,
+        load_feature_space,
+        load_synth_model,
+        model_zip,
+        read_run_json,
+        resolve_run,
+    )
     from rlimpro.synths import load_spec
 
     workspace = Path(workspace)
