@@ -90,7 +90,7 @@ class Sink:
     def start(self) -> None:
         """Open whatever needs opening (called once, before the first decision)."""
 
-    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None) -> None:
+    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
         """One decision: ``params`` (N,) in [0, 1], ``descriptors`` (D,), the musician's ``hop`` or None."""
 
     def close(self, *, ok: bool) -> None:
@@ -120,11 +120,17 @@ class SoundFileSink(Sink):
         Add the musician as channel 2.
     n_samples : int, optional
         Trim the file to this many samples on close (the input's length; the last hop is padded).
+    silence : str
+        What the synth does while the musician rests (:mod:`rlimpro.synths.silence`).
     """
 
     name = "file"
 
-    def __init__(self, path: Path, *, voice: Any, sample_rate: int, hop: int, mix: bool, n_samples: int | None = None):
+    def __init__(self, path: Path, *, voice: Any, sample_rate: int, hop: int, mix: bool, n_samples: int | None = None,
+                 silence: str = "hold"):
+        from rlimpro.synths.silence import SilenceGain
+
+        self.silence = SilenceGain(silence, hop=hop, sample_rate=sample_rate)
         self.path = Path(path)
         self.voice = voice
         self.sample_rate = int(sample_rate)
@@ -138,13 +144,13 @@ class SoundFileSink(Sink):
         self._file = PendingSoundFile(self.path, sample_rate=self.sample_rate, channels=2 if self.mix else 1,
                                       fmt=SOUNDFILE_FORMATS[self.path.suffix.lower()])
 
-    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None) -> None:
+    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
         n = self.hop
         if self.n_samples is not None:
             n = min(n, self.n_samples - self.frames_written)
             if n <= 0:
                 return
-        synth = self.voice.render_block(params, self.hop)[:n]
+        synth = self.silence.apply(self.voice.render_block(params, self.hop), active)[:n]
         if self.mix:
             musician = np.zeros(n) if hop is None else np.asarray(hop[:n], dtype=np.float64)
             block = np.stack([synth, musician], axis=1)
@@ -170,8 +176,8 @@ class DeviceSink(Sink):
     def __init__(self, device_io: Any):
         self.io = device_io
 
-    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None) -> None:
-        self.io.set_params(params)
+    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
+        self.io.set_params(params, active=active)
 
     def stats(self) -> dict[str, Any]:
         return {"sample_rate": self.io.sample_rate, "output_blocks": self.io.output_blocks,
@@ -188,7 +194,7 @@ class OscSink(Sink):
 
         self.sender = OscSender(host=host, port=port, features=features)
 
-    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None) -> None:
+    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
         self.sender.send(params, descriptors)
 
     def close(self, *, ok: bool) -> None:
@@ -234,7 +240,7 @@ class PdSink(Sink):
         self.player = PdLivePlayer(self.spec, audio=self.audio, sample_rate=self.sample_rate)
         self.player.start()
 
-    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None) -> None:
+    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
         if self._last is not None and np.array_equal(params, self._last):
             self.player.check()  # nothing new to send; still notice a dead Pd
             return
