@@ -84,6 +84,45 @@ def test_rehearsal_writes_the_input_length_and_a_log_that_scores_like_evaluate(r
     assert abs(live_rmse - ref) <= 0.05 * ref, (live_rmse, ref)
 
 
+@pytest.mark.parametrize("silence", ["fade", "gate", "hold"])
+def test_the_synth_rests_when_the_musician_rests(run, tmp_path, silence):
+    """With the default ``fade`` the output is below -60 dBFS from 150 ms after the musician goes silent until
+    they play again (``gate`` sooner); ``hold`` drones on (rlimpro 0.1)."""
+    import yaml
+
+    ws, run_dir = run
+    copy = ws / "synths" / "fm" / "models" / f"{run_dir.name}-{silence}"
+    if not copy.exists():
+        import shutil
+
+        shutil.copytree(run_dir, copy)
+        cfg = yaml.safe_load((copy / "config.yaml").read_text())
+        cfg["silence"] = silence
+        (copy / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    sr, hop = 44100, 512
+    t = np.arange(int(0.6 * sr)) / sr
+    note = 0.3 * np.sin(2 * np.pi * 330 * t)
+    musician = np.concatenate([note, np.zeros(int(0.8 * sr)), note])
+    sf.write(tmp_path / "rests.wav", musician, sr)
+    out = tmp_path / "out.wav"
+    res = live(ws, "--model", str(copy), "--input", str(tmp_path / "rests.wav"), "--output", str(out), "--fast",
+               "--log", str(tmp_path / "rests.csv"))
+    assert res.exit_code == 0, res.output
+    audio, _ = sf.read(out)
+    active = pd.read_csv(tmp_path / "rests.csv")["active"].to_numpy()
+    first_rest = int(np.argmax(active == 0))
+    back = first_rest + int(np.argmax(active[first_rest:] == 1))
+    after = int(np.ceil(0.150 * sr / hop))
+    rest = audio[(first_rest + after) * hop : back * hop]
+    loudest = 20 * np.log10(max(np.sqrt(np.max(np.convolve(rest**2, np.ones(1024) / 1024, "valid"))), 1e-6))
+    if silence == "hold":
+        assert loudest > -20.0
+    else:
+        assert loudest < -60.0
+        assert np.sqrt(np.mean(audio[(back + 2) * hop : (back + 20) * hop] ** 2)) > 0.1  # back with the next note
+    assert json.loads((tmp_path / "rests.json").read_text())["silence"] == silence
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
