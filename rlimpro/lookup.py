@@ -118,7 +118,7 @@ def lookup_plan(spec: SynthSpec, *, subdiv: int, duration: float, settings: Anal
     """The metadata that identifies a lookup table (stored in ``lookup.json``)."""
     return {
         "synth": spec.name,
-        "engine": spec.engine if spec.engine == "pd" else f"native:{spec.native}",
+        "engine": f"native:{spec.native}" if spec.engine == "native" else spec.engine,
         "n_params": spec.n_params,
         "param_names": [p.name for p in spec.params],
         "params": [p.model_dump() for p in spec.params],
@@ -163,8 +163,8 @@ def compute_lookup(
         Processes (default: all cores); with ``ray_address="local"``, the local Ray instance's CPUs.
     force : bool
         Recompute even when an up-to-date table exists; discard partial progress.
-    engine : {"native", "pd"}, optional
-        Override the synth's engine.
+    engine : str, optional
+        Override the synth's engine (one it has a source for: native, pd, faust, csound, supercollider, midi).
     settings : AnalysisSettings, optional
     show_progress : bool
         Show a rich progress bar on stderr.

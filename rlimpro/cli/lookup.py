@@ -16,7 +16,7 @@ def lookup(
     params: Annotated[int | None, typer.Option("--params", "-n", help="Number of synth parameters (must match the synth).")] = None,
     duration: Annotated[float, typer.Option("--duration", help="Seconds rendered per grid point.")] = 1.0,
     workers: Annotated[int | None, typer.Option("--workers", "-j", help="Processes (default: all cores).")] = None,
-    engine: Annotated[str | None, typer.Option("--engine", help="Override the synth's engine: native or pd.")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", help="Override the synth's engine: native, pd, faust, csound, supercollider or midi.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if an up-to-date table exists.")] = False,
     ray: Annotated[
         str | None,
@@ -32,10 +32,6 @@ def lookup(
     from rlimpro.lookup import compute_lookup
 
     with stage_errors("lookup"):
-        if engine not in (None, "native", "pd"):
-            from rlimpro.errors import ParameterError
-
-            raise ParameterError(f"--engine {engine}: choose 'native' or 'pd'")
         result = compute_lookup(
             synth=synth,
             workspace=workspace(),

@@ -261,9 +261,11 @@ class PdSink(Sink):
 
 
 def check_native(spec: Any, what: str) -> None:
-    """Refuse audio outputs for a synth without a native engine."""
-    if not spec.native:
+    """Refuse audio outputs for a synth whose engine has no in-process voice (Pd, SuperCollider, MIDI)."""
+    from rlimpro.synths import engine_class
+
+    if not engine_class(spec.engine).has_voice:
         raise AudioError(
-            f"--output {what}: synth '{spec.name}' has no native engine to render audio in Python; "
-            "use --output pd or --output osc://HOST:PORT"
+            f"--output {what}: synth '{spec.name}' ({spec.engine} engine) has no voice that renders audio in "
+            f"Python; use --output {spec.engine} or --output osc://HOST:PORT"
         )
