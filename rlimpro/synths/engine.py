@@ -181,8 +181,8 @@ class Engine(abc.ABC):
 
     # ---------------------------------------------------------------- helpers
     @classmethod
-    def discover_params(cls, folder: Path, *, n_params: int | None) -> list[ParamSpec]:
-        """Parameters of a bare synth folder (a source file, no synth.yaml).
+    def discover_params(cls, source: Path, *, n_params: int | None) -> list[ParamSpec]:
+        """Parameters of a bare synth folder: its source file ``source``, no synth.yaml.
 
         The default: ``n_params`` generic linear parameters ``param-i`` in [0, 1], which the caller
         must give (``--params N``).
@@ -194,7 +194,7 @@ class Engine(abc.ABC):
         """
         if n_params is None:
             raise ParameterError(
-                f"{folder.name}: a bare {cls.name} synth has no synth.yaml: give its parameter count with --params N"
+                f"synth '{source.parent.name}' has a {source.name} but no synth.yaml: give its parameter count with --params N"
             )
         if n_params < 1:
             raise ParameterError(f"--params {n_params}: a synth needs at least one parameter")
