@@ -1,0 +1,86 @@
+"""MIDI out: control changes per hop (rlimpro.midi.cc) and a live rehearsal delivering them to a real JACK MIDI client."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rlimpro.errors import ParameterError
+from rlimpro.live.outputs import parse_output
+from rlimpro.midi.cc import CcEncoder, parse_ccs, to_7bit
+
+from .jack_support import dummy_jack, require_jack
+from .live_support import HELD_OUT, trained_run
+
+
+def test_cc_encoder_sends_only_parameters_that_moved_a_step():
+    enc = CcEncoder([74, 71, 1], channel=3)
+    assert enc.changes(np.array([0.0, 0.5, 1.0])) == [[0xB2, 74, 0], [0xB2, 71, 64], [0xB2, 1, 127]]
+    assert enc.changes(np.array([0.003, 0.5, 1.0])) == []  # less than half a step: same 7-bit value
+    assert enc.changes(np.array([0.004, 0.5, 0.99])) == [[0xB2, 74, 1], [0xB2, 1, 126]]
+    assert to_7bit(np.array([-1.0, 2.0])).tolist() == [0, 127]
+
+
+@pytest.mark.parametrize("text", ["74,71", "74,x,1", "74,74,1", "74,71,128", ""])
+def test_bad_cc_lists_are_refused(text):
+    with pytest.raises(ParameterError, match="--midi-cc"):
+        parse_ccs(text, n_params=3)
+
+
+def test_midi_output_parses():
+    assert parse_output("midi").kind == "midi" and parse_output("midi").target == ""
+    assert parse_output("midi:checker").target == "checker"
+    assert parse_output("supercollider").kind == "supercollider"
+
+
+def expected_messages(log: Path, ccs: list[int], channel: int) -> list[list[int]]:
+    """The messages a session with this log must have sent: each hop's changed 7-bit values, in order."""
+    table = pd.read_csv(log)
+    enc = CcEncoder(ccs, channel=channel)
+    params = table[[f"param-{i}" for i in range(len(ccs))]].to_numpy()
+    out = []
+    for row in params:
+        out += enc.changes(row)
+    return out
+
+
+@pytest.mark.slow
+def test_live_rehearsal_delivers_ccs_to_a_jack_midi_client(tmp_path_factory, tmp_path):
+    require_jack()
+    pytest.importorskip("rtmidi", reason="pip install python-rtmidi")
+    ws, run_dir = trained_run(tmp_path_factory)
+    audio = ws / "corpora" / "demo" / "audio" / f"{HELD_OUT}.wav"
+    log = tmp_path / "midi.csv"
+    got_file = tmp_path / "got.json"
+    ready = tmp_path / "ready"
+    with dummy_jack(tmp_path, prefix="rlimpro-midi") as jack:
+        checker = jack.start([sys.executable, str(Path(__file__).with_name("midi_checker.py")), "checker",
+                              str(got_file), str(ready)], stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert checker.poll() is None, checker.stderr.read()
+            assert time.monotonic() < deadline, "the MIDI checker never opened its port"
+            time.sleep(0.05)
+        live = jack.rlimpro(ws, "live", "--synth", "fm", "--model", "latest", "--input", str(audio),
+                            "--output", "midi:checker", "--midi-cc", "74,71,1", "--midi-channel", "3",
+                            "--duration", "3", "--log", str(log))
+        stdout, stderr = live.communicate(timeout=180)
+        assert live.returncode == 0, stderr
+        checker.send_signal(signal.SIGTERM)
+        checker.wait(timeout=30)
+    got = json.loads(got_file.read_text())
+    meta = json.loads(log.with_suffix(".json").read_text())
+    midi = next(o for o in meta["outputs"] if o["kind"] == "midi")
+    assert midi["api"] == "jack" and "checker" in midi["port"]
+    expected = expected_messages(log, [74, 71, 1], 3)
+    assert meta["rows"] == int(np.ceil(3 * 44100 / 512))
+    assert len(expected) >= 3 and midi["messages"] == len(expected)
+    assert got == expected  # every changed parameter once per hop, in order, with the logged values
