@@ -144,6 +144,8 @@ def compute_lookup(
     settings: AnalysisSettings | None = None,
     show_progress: bool = True,
     ray_address: str | None = None,
+    midi_input: str | None = None,
+    on_plan: Any = None,
 ) -> LookupResult:
     """Render and analyze ``synth`` over its parameter grid; write ``synths/<synth>/lookup.csv`` + ``.json``.
 
@@ -172,6 +174,11 @@ def compute_lookup(
         Run the chunks as Ray tasks instead of a process pool: ``"local"`` (a Ray instance on this
         machine) or ``"HOST:PORT"`` (a cluster's head); see :mod:`rlimpro.distributed`. Same
         chunk store, same table.
+    midi_input : str, optional
+        ``--engine midi``: the audio input device the synth is recorded from (``device[:NAME]``).
+    on_plan : callable, optional
+        Called once with ``(rows to render, estimated seconds or None)`` before rendering starts; the
+        estimate is given for real-time engines (MIDI), whose speed is known in advance.
 
     Returns
     -------
@@ -194,6 +201,18 @@ def compute_lookup(
 
         check_address(ray_address)
     spec = load_spec(synth, workspace=workspace, n_params=n_params, engine=engine)
+    from rlimpro.synths import engine_class
+
+    realtime = not engine_class(spec.engine).parallel
+    if midi_input is not None:
+        if spec.engine != "midi":
+            raise ParameterError(f"--input {midi_input}: only --engine midi records from an audio input")
+        target = midi_input.split(":", 1)[1] if midi_input.startswith("device:") else ("" if midi_input == "device" else midi_input)
+        spec = spec.model_copy(update={"midi": spec.midi.model_copy(update={"input": target})})
+    if realtime:
+        if ray_address is not None:
+            raise ParameterError(f"--ray: synth '{synth}' is recorded in real time from one instrument; run it without --ray")
+        workers = 1
     rows = subdiv**spec.n_params
     if rows > MAX_ROWS:
         raise ParameterError(f"{subdiv}^{spec.n_params} = {rows} grid points is more than {MAX_ROWS}; lower --subdiv")
@@ -235,6 +254,15 @@ def compute_lookup(
     workers = workers or os.cpu_count() or 1
     spec_json = spec.model_dump_json()
     t0 = time.perf_counter()
+
+    if on_plan is not None:
+        left = sum(min(CHUNK_ROWS, rows - i * CHUNK_ROWS) for i in todo)
+        estimate = None
+        if spec.engine == "midi":
+            from rlimpro.midi.engine import seconds_per_row
+
+            estimate = left * seconds_per_row(spec, duration)
+        on_plan(left, estimate)
 
     def save(i: int, values: np.ndarray) -> None:
         atomic_write(chunk_file[i], lambda tmp: np.save(open(tmp, "wb"), values))

@@ -84,3 +84,45 @@ def test_live_rehearsal_delivers_ccs_to_a_jack_midi_client(tmp_path_factory, tmp
     assert meta["rows"] == int(np.ceil(3 * 44100 / 512))
     assert len(expected) >= 3 and midi["messages"] == len(expected)
     assert got == expected  # every changed parameter once per hop, in order, with the logged values
+
+
+SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2")
+
+
+@pytest.mark.slow
+def test_lookup_records_a_midi_synth_through_an_audio_input(tmp_path):
+    """fluidsynth on JACK plays the hardware synth: CC 7 (volume) is the parameter, note 60 is struck per row."""
+    require_jack()
+    pytest.importorskip("rtmidi", reason="pip install python-rtmidi")
+    from .conftest import require_program
+
+    require_program("fluidsynth", "fluidsynth fluid-soundfont-gm")
+    sf2 = next((s for s in SOUNDFONTS if Path(s).is_file()), None)
+    if sf2 is None:
+        pytest.skip("no General MIDI soundfont: apt-get install fluid-soundfont-gm")
+    ws = tmp_path / "ws"
+    synth = ws / "synths" / "hw"
+    synth.mkdir(parents=True)
+    (synth / "synth.yaml").write_text(
+        "engine: midi\n"
+        "midi: {ccs: [7], channel: 1, note: 60, velocity: 110, settle: 0.05, port: hwsynth}\n"
+        "params:\n  - {name: volume}\n"
+    )
+    with dummy_jack(tmp_path, prefix="rlimpro-midilookup") as jack:
+        jack.start(["fluidsynth", "-a", "jack", "-m", "jack", "-i", "-s", "-o", "midi.jack.id=hwsynth",
+                    "-o", "audio.jack.id=hwsynth", "-g", "1.0", sf2],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert jack.wait_for_ports(lambda p: p == "hwsynth:left", count=1, timeout=30), "fluidsynth never started"
+        proc = jack.rlimpro(ws, "lookup", "--synth", "hw", "--engine", "midi", "--subdiv", "3", "--duration", "0.5",
+                            "--input", "device")
+        ins = jack.wait_for_ports(lambda p: p.startswith("PortAudio") and ":in_" in p, count=1, timeout=60)
+        assert ins, "the lookup never opened its audio input"
+        jack.connect("hwsynth:left", ins[0])
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+    assert "recording 3 points in real time: about 0.0 min (0.55 s per point)" in stdout + stderr
+    table = pd.read_csv(ws / "synths" / "hw" / "lookup.csv")
+    loud = table.sort_values("param-0")["loudness-dBFS"].to_numpy()
+    assert loud[0] < loud[1] - 3 < loud[2] - 6, loud  # CC 7 = 0, 64, 127: louder each time
+    meta = json.loads((ws / "synths" / "hw" / "lookup.json").read_text())
+    assert meta["engine"] == "midi" and meta["rows"] == 3

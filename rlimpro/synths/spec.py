@@ -83,6 +83,7 @@ class MidiSettings(StrictModel):
     note: int | None = pydantic.Field(None, ge=0, le=127)
     velocity: int = pydantic.Field(100, ge=1, le=127)
     settle: float = pydantic.Field(0.1, ge=0.0, le=10.0)  # s after the CCs before recording a row
+    input: str = ""  # the audio input a lookup records from (set by lookup --input; '' = the default device)
 
 
 class SynthSpec(StrictModel):
