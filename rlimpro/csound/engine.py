@@ -28,7 +28,7 @@ import numpy as np
 
 from rlimpro.errors import SynthError
 from rlimpro.synths.engine import BlockVoice, Engine, check_params, n_samples
-from rlimpro.synths.process import find_program, run_program, tail
+from rlimpro.synths.process import find_program, run_program, tail, timeout_seconds
 from rlimpro.synths.spec import SynthSpec
 
 KSMPS = 32  # samples per control period, offline and live
@@ -153,7 +153,7 @@ class CsoundEngine(Engine):
             csd.write_text(_csd(self.orc + _setter(self.channels), "\n".join(lines)))
             out = work / "out.wav"
             audio_seconds = p.shape[0] * slot / sample_rate
-            timeout = self.timeout if self.timeout is not None else max(MIN_TIMEOUT, 10.0 * audio_seconds)
+            timeout = self.timeout if self.timeout is not None else timeout_seconds(max(MIN_TIMEOUT, 10.0 * audio_seconds))
             res = run_program(
                 [self.csound, "-d", "-m0", "-W", "-f", f"--sample-rate={sample_rate}", f"--ksmps={k}",
                  "-o", str(out), str(csd)],

@@ -27,7 +27,7 @@ import numpy as np
 
 from rlimpro.errors import ParameterError, SynthError
 from rlimpro.synths.engine import BlockVoice, Engine, check_params, n_samples
-from rlimpro.synths.process import find_program, run_program, tail
+from rlimpro.synths.process import find_program, run_program, tail, timeout_seconds
 from rlimpro.synths.spec import ParamSpec, SynthSpec
 
 ARCHITECTURE = Path(__file__).with_name("architecture.cpp")
@@ -83,14 +83,14 @@ def build_library(source: Path) -> Path:
         cpp = Path(tmp) / "synth.cpp"
         res = run_program(
             [faust, *FAUST_FLAGS, "-a", str(ARCHITECTURE), "-I", str(source.parent), "-o", str(cpp), str(source)],
-            what=f"compiling {source}", timeout=COMPILE_TIMEOUT, cwd=source.parent, install_hint=INSTALL_HINT,
+            what=f"compiling {source}", timeout=timeout_seconds(COMPILE_TIMEOUT), cwd=source.parent, install_hint=INSTALL_HINT,
         )
         if res.returncode != 0 or not cpp.is_file():
             raise SynthError(f"Faust could not compile {source}; faust said:\n{tail(res.stderr + res.stdout)}")
         so = Path(tmp) / "synth.so"
         res = run_program(
             [cxx, *CXX_FLAGS, "-o", str(so), str(cpp)],
-            what=f"building {source}", timeout=COMPILE_TIMEOUT, install_hint=INSTALL_HINT,
+            what=f"building {source}", timeout=timeout_seconds(COMPILE_TIMEOUT), install_hint=INSTALL_HINT,
         )
         if res.returncode != 0:
             raise SynthError(f"g++ could not build the C++ that faust made of {source}:\n{tail(res.stderr)}")

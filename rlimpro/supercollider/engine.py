@@ -33,7 +33,7 @@ from rlimpro.errors import ParameterError, SynthError
 from rlimpro.supercollider import osc
 from rlimpro.supercollider.synthdef import SynthDefInfo, read_synthdef
 from rlimpro.synths.engine import Engine, check_params, n_samples
-from rlimpro.synths.process import find_program, run_program, tail
+from rlimpro.synths.process import find_program, run_program, tail, timeout_seconds
 from rlimpro.synths.spec import ParamSpec, SynthSpec
 
 BLOCK = 64  # scsynth's control block, samples
@@ -146,7 +146,7 @@ class SuperColliderEngine(Engine):
             score.write_bytes(osc.score(bundles))
             out = work / "out.wav"
             seconds = total / sample_rate
-            timeout = self.timeout if self.timeout is not None else max(MIN_TIMEOUT, 10.0 * seconds)
+            timeout = self.timeout if self.timeout is not None else timeout_seconds(max(MIN_TIMEOUT, 10.0 * seconds))
             res = run_program(
                 [self.scsynth, "-N", str(score), "_", str(out), str(int(sample_rate)), "WAV", "float",
                  "-o", "1", "-i", "0", "-D", "0"],

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from typing import Union
 
 from rlimpro.errors import SynthError
 
@@ -40,7 +39,7 @@ class Output:
     rate: int
 
 
-Input = Union[Output, float, int]
+Input = Output | float | int
 
 
 @dataclasses.dataclass

@@ -176,7 +176,7 @@ class Engine(abc.ABC):
             v.close()
         return out
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - engines that hold nothing need not override it
         """Release processes or libraries the engine holds (idempotent)."""
 
     # ---------------------------------------------------------------- helpers

@@ -17,6 +17,29 @@ from pathlib import Path
 from rlimpro.errors import SynthError
 
 SHOW_LINES = 15
+TIMEOUT_ENV = "RLIMPRO_SYNTH_TIMEOUT"
+
+
+def timeout_seconds(default: float) -> float:
+    """``$RLIMPRO_SYNTH_TIMEOUT`` (seconds an engine's program may run: faust, g++, csound, scsynth), else ``default``.
+
+    Raises
+    ------
+    ParameterError
+        The variable is not a positive number.
+    """
+    from rlimpro.errors import ParameterError
+
+    env = os.environ.get(TIMEOUT_ENV)
+    if not env:
+        return float(default)
+    try:
+        value = float(env)
+    except ValueError:
+        raise ParameterError(f"{TIMEOUT_ENV}={env!r} is not a number of seconds") from None
+    if not value > 0:
+        raise ParameterError(f"{TIMEOUT_ENV}={env!r} must be > 0 seconds")
+    return value
 
 
 def find_program(name: str, *, env: str | None, install_hint: str, what: str) -> str:
