@@ -116,7 +116,10 @@ def _chunk_job(spec_json: str, params: np.ndarray, duration: float, settings: An
 # ---------------------------------------------------------------- main
 def lookup_plan(spec: SynthSpec, *, subdiv: int, duration: float, settings: AnalysisSettings) -> dict[str, Any]:
     """The metadata that identifies a lookup table (stored in ``lookup.json``)."""
+    # parameters --params N leaves out, which engines with named controls hold at their defaults
+    held = {"held_params": [p.model_dump() for p in spec.held]} if spec.held and spec.engine not in ("native", "pd") else {}
     return {
+        **held,
         "synth": spec.name,
         "engine": f"native:{spec.native}" if spec.engine == "native" else spec.engine,
         "n_params": spec.n_params,

@@ -34,9 +34,10 @@ from rlimpro.synths.spec import SynthSpec
 KSMPS = 32  # samples per control period, offline and live
 INSTALL_HINT = ("install Csound with `apt-get install csound libcsound64-dev libcsnd-dev` (make system-deps does; "
                 "the -dev packages hold the libcsound64.so and libcsnd6.so names ctcsound loads)")
-GAP_SECONDS = 0.05  # silence between rows in the offline score (lets a note's release end)
+GAP_SECONDS = 0.01  # silence between rows in the offline score (a note of the synth ends at its duration)
 MIN_TIMEOUT = 30.0
 SETTER = "rlimpro_set"
+HELD_SETTER = "rlimpro_hold"
 _INSTR = re.compile(r"^\s*instr\s+([A-Za-z_][A-Za-z_0-9]*|\d+)", re.MULTILINE)
 _CHNGET = re.compile(r"chnget\s*:?\w*\s*\(?\s*\"([^\"]+)\"")
 
@@ -75,9 +76,9 @@ def channel_names(spec: SynthSpec, orc: str) -> list[str]:
     return names if all(n in used for n in names) else [f"p{i}" for i in range(len(names))]
 
 
-def _setter(channels: list[str]) -> str:
+def _setter(channels: list[str], *, name: str = SETTER) -> str:
     body = "\n".join(f'  chnset p{4 + i}, "{c}"' for i, c in enumerate(channels))
-    return f"\ninstr {SETTER}\n{body}\nendin\n"
+    return f"\ninstr {name}\n{body}\nendin\n"
 
 
 def _csd(orc: str, score: str) -> str:
@@ -113,6 +114,11 @@ class CsoundEngine(Engine):
         self.orc = orchestra_of(self.source)
         self.instrument = first_instrument(self.orc, self.source)
         self.channels = channel_names(spec, self.orc)
+        # parameters left out by --params N: their channels (by name, else p<i> after the steered ones)
+        # are set to their synth.yaml defaults
+        full = spec.model_copy(update={"params": [*spec.params, *spec.held], "held": []})
+        self.held_channels = channel_names(full, self.orc)[spec.n_params :]
+        self.held_values = [float(p.to_physical(p.default)) for p in spec.held]
         self.timeout = timeout
         # compile and run a short probe now: a broken or hanging orchestra fails here, with Csound's words
         self.render(np.array([[p.default for p in spec.params]]), duration=0.05, sample_rate=44100, probe=True)
@@ -140,6 +146,8 @@ class CsoundEngine(Engine):
         k = KSMPS
         slot = k * int(np.ceil((n + k + GAP_SECONDS * sample_rate) / k))
         lines = ["t 0 60"]
+        if self.held_channels:
+            lines.append(f'i "{HELD_SETTER}" 0 {k / sample_rate!r} ' + " ".join(repr(v) for v in self.held_values))
         for b, row in enumerate(values):
             t0 = b * slot / sample_rate
             vals = " ".join(repr(float(v)) for v in row)
@@ -150,7 +158,8 @@ class CsoundEngine(Engine):
         work = Path(tempfile.mkdtemp(prefix="rlimpro-csound-"))
         try:
             csd = work / "render.csd"
-            csd.write_text(_csd(self.orc + _setter(self.channels), "\n".join(lines)))
+            setters = _setter(self.channels) + (_setter(self.held_channels, name=HELD_SETTER) if self.held_channels else "")
+            csd.write_text(_csd(self.orc + setters, "\n".join(lines)))
             out = work / "out.wav"
             audio_seconds = p.shape[0] * slot / sample_rate
             timeout = self.timeout if self.timeout is not None else timeout_seconds(max(MIN_TIMEOUT, 10.0 * audio_seconds))
@@ -208,6 +217,8 @@ class CsoundEngine(Engine):
             said = messages()
             cs.cleanup()
             raise SynthError(f"Csound could not start {self.source}; Csound said:\n{tail(_errors_first(said))}")
+        for name, value in zip(self.held_channels, self.held_values, strict=True):
+            cs.setControlChannel(name, value)
         scale = 1.0 / cs.get0dBFS()
         spout = cs.spout()  # a view on Csound's output buffer: KSMPS * nchnls samples, channels interleaved
         nchnls = cs.nchnls()

@@ -211,6 +211,10 @@ class FaustEngine(Engine):
         probe.close()
         labels = [c[0] for c in controls]
         names = [p.name for p in spec.params]
+        # parameters left out by --params N stay at their synth.yaml defaults
+        held = [p for p in spec.held if p.name in labels]
+        self.held_index = np.array([labels.index(p.name) for p in held], dtype=np.int32)
+        self.held_values = np.array([p.to_physical(p.default) for p in held], dtype=np.float32)
         if all(n in labels for n in names):
             self.index = np.array([labels.index(n) for n in names], dtype=np.int32)
         elif len(names) <= len(labels):
@@ -249,6 +253,7 @@ class FaustEngine(Engine):
         out = np.empty((p.shape[0], n), dtype=np.float32)
         for b in range(p.shape[0]):
             prog.reset()
+            prog.set(self.held_index, self.held_values)
             prog.set(self.index, values[b])
             out[b] = prog.render(n)
         if not np.isfinite(out).all():
@@ -263,6 +268,7 @@ class FaustEngine(Engine):
             nonlocal started
             v0, v1 = self.physical_matrix(p0), self.physical_matrix(p1)
             if not started:  # the first block starts from the load state at the first parameters
+                prog.set(self.held_index, self.held_values)
                 prog.set(self.index, v0)
                 started = True
             return np.nan_to_num(prog.render_ramp(self.index, v0, v1, n), nan=0.0, posinf=1.0, neginf=-1.0)

@@ -117,6 +117,11 @@ class SuperColliderEngine(Engine):
         self.scsynth = find_scsynth()
         self.synthdef, self.info = load_synthdef(self.source)
         self.controls = control_indices(spec, self.info, self.source)
+        names = [c[0] for c in self.info.controls]
+        held = [p for p in spec.held if p.name in names]  # left out by --params N: held at their defaults
+        self.held_pairs: list[int | float] = []
+        for p in held:
+            self.held_pairs += [names.index(p.name), float(p.to_physical(p.default))]
         self.timeout = timeout
         self.render(np.array([[p.default for p in spec.params]]), duration=0.05, sample_rate=44100)
 
@@ -131,7 +136,7 @@ class SuperColliderEngine(Engine):
         return [ParamSpec(name=n, default=float(np.clip(d, 0.0, 1.0))) for n, d in info.controls]
 
     def _pairs(self, values: np.ndarray) -> list[int | float]:
-        out: list[int | float] = []
+        out: list[int | float] = list(self.held_pairs)
         for c, v in zip(self.controls, values, strict=True):
             out += [int(c), float(v)]
         return out

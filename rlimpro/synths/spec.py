@@ -73,7 +73,7 @@ class MidiSettings(StrictModel):
     """How a hardware or DAW synth is played over MIDI (``midi:`` in synth.yaml).
 
     ``ccs`` has one control-change number per parameter (``--midi-cc`` overrides it); a parameter in
-    [0, 1] is sent as ``round(p * 127)``. ``note``: a note held while a lookup table is recorded
+    [0, 1] is sent as ``p * 127`` rounded. ``note``: a note held while a lookup table is recorded
     (None: the synth sounds without one).
     """
 
@@ -99,6 +99,8 @@ class SynthSpec(StrictModel):
     midi: MidiSettings | None = None
     params: list[ParamSpec]
     min_params: int | None = None  # engines that accept fewer parameters than listed (granular)
+    #: parameters left out by ``--params N`` (:meth:`with_n_params`): engines hold them at their defaults
+    held: list[ParamSpec] = pydantic.Field(default_factory=list)
     name: str = ""
     folder: Path | None = None
 
@@ -150,7 +152,7 @@ class SynthSpec(StrictModel):
         if not (lo <= n <= self.n_params):
             allowed = str(self.n_params) if lo == self.n_params else f"{lo}..{self.n_params}"
             raise ParameterError(f"--params {n}: synth '{self.name}' has {allowed} parameters")
-        return self.model_copy(update={"params": self.params[:n]})
+        return self.model_copy(update={"params": self.params[:n], "held": [*self.params[n:], *self.held]})
 
     def pd_patch(self) -> Path:
         """Path of this synth's synth.pd."""
