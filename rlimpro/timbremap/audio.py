@@ -72,7 +72,8 @@ def choose_mode(mode: str, *, meta: dict[str, Any], rows: int) -> str:
     if mode == "auto":
         return "browser" if in_browser else ("embed" if rows <= EMBED_MAX_ROWS else "files")
     if mode == "browser" and not in_browser:
-        what = f"native engine '{native}'" if kind == "native" else f"the {kind} engine"
+        names = {"pd": "Pure Data", "faust": "Faust", "csound": "Csound", "supercollider": "SuperCollider", "midi": "MIDI"}
+        what = f"native engine '{native}'" if kind == "native" else f"a {names.get(kind, kind)} synth"
         raise ParameterError(
             f"--audio browser: the page can synthesize only the native engines {', '.join(BROWSER_ENGINES)}, "
             f"this table comes from {what}; use --audio embed or --audio files"
