@@ -126,3 +126,19 @@ def test_voice_continues_its_state_across_blocks(tmp_path, engine_name):
             voice.close()
         whole = eng.render(np.array([[0.4, 0.8]]), duration=8 * HOP / SR, sample_rate=SR)[0]
     np.testing.assert_allclose(np.concatenate(blocks), whole, atol=2e-3)  # no restart at block edges
+
+
+@pytest.mark.parametrize("engine_name", ["faust", "csound", "supercollider"])
+def test_match_task_renders_with_the_engine_in_the_loop(engine_name):
+    from .task_support import match_env
+
+    require_engine(engine_name)
+    env = match_env(engine=engine_name, max_steps=2, held_out=1, start="default")
+    native = match_env(max_steps=2, held_out=1, start="default")
+    env.reset(seed=0)
+    native.reset(seed=0)
+    a = np.array([0.3, -0.2, 0.5], dtype=np.float32)
+    _, _, _, _, got = env.step(a)
+    _, _, _, _, ref = native.step(a)
+    assert env.renders == 2 and env.renderer.name == engine_name
+    assert got["distance"] == pytest.approx(ref["distance"], abs=0.05)
