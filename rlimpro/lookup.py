@@ -309,6 +309,9 @@ def compute_lookup(
                         fut.cancel()
                     raise
 
+    if realtime and "renderer" in _WORKER:  # a hardware synth's ports and audio input are released now
+        _WORKER.pop("renderer").close()
+        _WORKER.pop("key", None)
     values = np.concatenate([np.load(f) for f in chunk_file])
     frame = pd.DataFrame(points, columns=param_columns(spec.n_params))
     desc = pd.DataFrame(values, columns=list(DESCRIPTORS))

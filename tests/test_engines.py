@@ -142,3 +142,19 @@ def test_match_task_renders_with_the_engine_in_the_loop(engine_name):
     _, _, _, _, ref = native.step(a)
     assert env.renders == 2 and env.renderer.name == engine_name
     assert got["distance"] == pytest.approx(ref["distance"], abs=0.05)
+
+
+def test_visualize_embeds_clips_rendered_by_the_engine(tmp_path):
+    from typer.testing import CliRunner
+
+    from rlimpro.cli import app
+
+    require_engine("csound")
+    run = CliRunner().invoke
+    res = run(app, ["--root", str(tmp_path), "lookup", "--synth", "sine", "--engine", "csound", "--subdiv", "3",
+                    "--duration", "0.3"])
+    assert res.exit_code == 0, res.output
+    res = run(app, ["--root", str(tmp_path), "visualize", "--synth", "sine", "--audio", "embed"])
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "synths" / "sine" / "map.html").read_text()
+    assert page.count("data:audio/ogg;base64,") == 9

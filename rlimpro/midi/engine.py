@@ -144,10 +144,12 @@ class MidiEngine(Engine):
         for b, row in enumerate(p):
             self._send_row(row)
             self._note(on=True)
-            time.sleep(self.midi.settle)
-            self._drain()
-            out[b] = self._record(n)
-            self._note(on=False)
+            try:
+                time.sleep(self.midi.settle)
+                self._drain()
+                out[b] = self._record(n)
+            finally:  # Ctrl-C or an error mid-row: the synth is not left holding the note
+                self._note(on=False)
         return out
 
     def close(self) -> None:
