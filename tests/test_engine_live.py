@@ -43,7 +43,7 @@ net_arch: [32, 32]
 algorithm_kwargs: {{n_steps: 256, batch_size: 64}}
 """
 
-SOURCES = {"faust": "synth.dsp", "csound": "synth.csd", "supercollider": "synth.scsyndef"}
+SOURCES = {"faust": "synth.dsp", "csound": "synth.csd", "supercollider": "synth.scsyndef", "pd": "synth.pd"}
 
 
 def engine_run(tmp_path_factory, engine: str):
@@ -76,8 +76,9 @@ def engine_run(tmp_path_factory, engine: str):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ["faust", "csound"])
+@pytest.mark.parametrize("engine", ["faust", "csound", "supercollider", "pd"])
 def test_train_and_rehearse_live_into_a_file(tmp_path_factory, tmp_path, engine):
+    """Faust and Csound render each hop with their voices; Pd and SuperCollider render the session's trajectory."""
     require_engine(engine)
     ws, name = engine_run(tmp_path_factory, engine)
     audio_in = ws / "corpora" / "demo" / "audio" / f"{HELD_OUT}.wav"

@@ -126,3 +126,38 @@ def test_lookup_records_a_midi_synth_through_an_audio_input(tmp_path):
     assert loud[0] < loud[1] - 3 < loud[2] - 6, loud  # CC 7 = 0, 64, 127: louder each time
     meta = json.loads((ws / "synths" / "hw" / "lookup.json").read_text())
     assert meta["engine"] == "midi" and meta["rows"] == 3
+
+
+def test_midi_output_without_cc_numbers_is_refused(tmp_path):
+    from rlimpro.midi.sink import session_ccs
+    from rlimpro.synths import load_spec
+
+    spec = load_spec("fm", workspace=tmp_path)
+    with pytest.raises(ParameterError, match="give the CC number of each of synth 'fm''s 3 parameters with --midi-cc"):
+        session_ccs(spec, None, None)
+    with pytest.raises(ParameterError, match="the synth has 3 parameters, so give 3 CC numbers"):
+        session_ccs(spec, [74, 71], None)
+    assert session_ccs(spec, [74, 71, 1], 5) == ([74, 71, 1], 5)
+
+
+def test_midi_lookup_needs_cc_numbers(tmp_path):
+    from typer.testing import CliRunner
+
+    from rlimpro.cli import app
+
+    synth = tmp_path / "synths" / "hw"
+    synth.mkdir(parents=True)
+    (synth / "synth.yaml").write_text("engine: midi\nmidi: {channel: 2}\nparams: [{name: cutoff}]\n")
+    res = CliRunner().invoke(app, ["--root", str(tmp_path), "lookup", "--synth", "hw", "--subdiv", "2"])
+    assert res.exit_code == 1 and "needs midi: {ccs: [...]}" in " ".join(res.output.split()), res.output
+
+
+@pytest.mark.slow
+def test_midi_port_that_does_not_exist_is_named_with_the_ports_seen(tmp_path):
+    require_jack()
+    pytest.importorskip("rtmidi", reason="pip install python-rtmidi")
+    with dummy_jack(tmp_path, prefix="rlimpro-midiport") as jack:
+        code = ("from rlimpro.midi.ports import open_output\n"
+                "try:\n    open_output('nosuchsynth')\nexcept Exception as e:\n    print(type(e).__name__, e)\n")
+        res = jack.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "AudioError --output midi:nosuchsynth: no MIDI destination named like 'nosuchsynth'" in res.stdout, res.stdout + res.stderr

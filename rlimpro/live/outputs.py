@@ -163,8 +163,13 @@ class SoundFileSink(Sink):
         self.frames_written += n
 
     def close(self, *, ok: bool) -> None:
-        if self._file is not None:
-            self._file.close(ok=ok)
+        try:
+            if self._file is not None:
+                self._file.close(ok=ok)
+        finally:
+            close_voice = getattr(self.voice, "close", None)  # a Csound instance, a compiled Faust program
+            if close_voice is not None:
+                close_voice()
 
     def stats(self) -> dict[str, Any]:
         return {"path": str(self.path), "frames": self.frames_written, "sample_rate": self.sample_rate,

@@ -56,6 +56,7 @@ def open_output(port: str | None, *, client: str = CLIENT) -> tuple[Any, str, st
     rtmidi = _rtmidi()
     errors = []
     seen: list[str] = []
+    answered = []
     for api_name, api in _apis(rtmidi):
         if api_name == "jack" and not _jack_running():
             errors.append("jack: no JACK server")
@@ -65,6 +66,7 @@ def open_output(port: str | None, *, client: str = CLIENT) -> tuple[Any, str, st
         except Exception as exc:  # rtmidi.SystemError and friends
             errors.append(f"{api_name}: {exc}")
             continue
+        answered.append(api_name)
         if not port:
             out.open_virtual_port("out")
             return out, f"{client}:out", api_name
@@ -75,8 +77,9 @@ def open_output(port: str | None, *, client: str = CLIENT) -> tuple[Any, str, st
             out.open_port(match, "out")
             return out, names[match], api_name
         out.delete()
-    if seen:
-        raise AudioError(f"--output midi:{port}: no MIDI destination named like '{port}' (seen: {'; '.join(seen)})")
+    if answered:
+        raise AudioError(f"--output midi:{port}: no MIDI destination named like '{port}' "
+                         f"(seen on {', '.join(answered)}: {'; '.join(seen) or 'none'})")
     raise AudioError(f"--output midi: no MIDI system answered ({'; '.join(errors) or 'no API compiled in'})")
 
 
