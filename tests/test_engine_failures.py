@@ -7,8 +7,12 @@ code 1, no table written, and no process left behind.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from rlimpro.cli import app
@@ -193,3 +197,28 @@ def test_hanging_scsynth_is_killed(tmp_path, monkeypatch):
     res = lookup(tmp_path, "--synth", "fm", "--engine", "supercollider", "--subdiv", "2")
     assert_failed(res, tmp_path, "fm", "hung rendering synth 'fm'", "killed after 2 s")
     assert processes_mentioning(str(fake)) == []
+
+
+def test_synth_yaml_engine_without_its_source_or_unknown(tmp_path):
+    user_synth(tmp_path, "half", {}, yaml="engine: csound\nparams: [{name: a}]\n")
+    assert_failed(lookup(tmp_path, "--synth", "half", "--subdiv", "2"), tmp_path, "half",
+                  "engine is 'csound' but no 'csound: synth.csd' is given")
+    user_synth(tmp_path, "typo", {}, yaml="engine: faustt\nfaust: synth.dsp\nparams: [{name: a}]\n")
+    assert_failed(lookup(tmp_path, "--synth", "typo", "--subdiv", "2"), tmp_path, "typo",
+                  "engine 'faustt' is unknown; did you mean 'faust'?")
+
+
+def test_live_scsynth_without_an_audio_server_fails_with_its_words(tmp_path, monkeypatch):
+    """scsynth's only Linux driver is JACK: without a server it exits, and the player says so and leaves nothing."""
+    require_engine("supercollider")
+    from rlimpro.errors import SynthError
+    from rlimpro.supercollider.live import ScsynthPlayer
+    from rlimpro.synths import load_spec, make_engine
+
+    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", f"rlimpro-absent-{os.getpid()}")
+    player = ScsynthPlayer(make_engine(load_spec("sine", workspace=tmp_path, engine="supercollider")), sample_rate=44100)
+    with pytest.raises(SynthError, match="scsynth exited .* before it was ready .*JACK") as err:
+        player.start(np.array([0.5, 0.5]))
+    assert "scsynth said" in str(err.value)
+    assert player.pid is not None and not (Path("/proc") / str(player.pid)).exists()
