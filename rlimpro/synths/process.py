@@ -82,7 +82,7 @@ def popen(args: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] |
 
 
 def run_program(args: Sequence[str], *, what: str, timeout: float, cwd: Path | None = None,
-                install_hint: str = "") -> subprocess.CompletedProcess:
+                install_hint: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``args`` to completion; its group is killed on timeout or Ctrl-C.
 
     Parameters
@@ -96,6 +96,8 @@ def run_program(args: Sequence[str], *, what: str, timeout: float, cwd: Path | N
     cwd : Path, optional
     install_hint : str
         Said when the executable cannot be started.
+    env : dict, optional
+        The program's environment (default: this process's).
 
     Returns
     -------
@@ -108,7 +110,7 @@ def run_program(args: Sequence[str], *, what: str, timeout: float, cwd: Path | N
         The program cannot start, or hung (killed after ``timeout`` s; its last output is shown).
     """
     try:
-        proc = popen(args, cwd=cwd)
+        proc = popen(args, cwd=cwd, env=env)
     except OSError as exc:
         raise SynthError(f"cannot run {args[0]} {what}: {exc.strerror or exc}; {install_hint}") from exc
     try:
