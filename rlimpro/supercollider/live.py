@@ -189,9 +189,15 @@ class SuperColliderSink(Sink):
         self._last: np.ndarray | None = None
 
     def start(self) -> None:
+        from rlimpro.errors import ParameterError
         from rlimpro.synths import make_engine
 
-        self.player = ScsynthPlayer(make_engine(self.spec), sample_rate=self.sample_rate)
+        if not self.spec.supercollider:
+            raise ParameterError(f"--output supercollider: synth '{self.spec.name}' has no SynthDef "
+                                 "(add 'supercollider: synth.scsyndef' to its synth.yaml)")
+        # any synth with a SynthDef plays here, whatever its main engine (the built-in fm is native)
+        spec = self.spec.model_copy(update={"engine": "supercollider"})
+        self.player = ScsynthPlayer(make_engine(spec), sample_rate=self.sample_rate)
         self.player.start(self.initial)
         self._last = self.initial
 
