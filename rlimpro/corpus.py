@@ -38,9 +38,9 @@ from rlimpro import __version__
 from rlimpro.audiofile import file_hash, read_audio, supported_extensions
 from rlimpro.descriptors.analyzer import AnalysisSettings, Analyzer, smooth_frames
 from rlimpro.descriptors.registry import DESCRIPTORS
-from rlimpro.errors import AudioError, MismatchError, NotFoundError, ParameterError, PartialFailure
+from rlimpro.errors import AudioError, NotFoundError, ParameterError, PartialFailure
 from rlimpro.progress import progress_bar
-from rlimpro.tables import atomic_write, ensure_writable_folder, write_json_atomic
+from rlimpro.tables import atomic_write, check_descriptors, ensure_writable_folder, write_json_atomic
 from rlimpro.workers import one_blas_thread, pool_worker_init
 from rlimpro.workspace import corpus_dir, did_you_mean
 
@@ -538,10 +538,7 @@ def read_corpus(*, corpus: str, workspace: Path) -> tuple[dict[str, pd.DataFrame
     files = meta.get("files") if isinstance(meta, dict) else None
     if not isinstance(files, dict) or not files:
         raise NotFoundError(f"{manifest_path} lists no analyzed files; {fix}")
-    if meta.get("descriptors") != list(DESCRIPTORS):
-        raise MismatchError(
-            f"the tables in {out} hold other descriptors than this rlimpro {__version__} computes; {fix} --force"
-        )
+    check_descriptors(meta, what=f"the corpus analysis in {out}", fix=f"rlimpro analyze-corpus --corpus {corpus} --force")
     expected = [*LEADING_COLUMNS, *DESCRIPTORS]
     tables: dict[str, pd.DataFrame] = {}
     for stem in sorted(files):

@@ -46,11 +46,11 @@ from rlimpro.runs import (
 from rlimpro.tables import atomic_write, check_same_analysis, sidecar_path, write_json_atomic
 from rlimpro.workspace import did_you_mean
 
-PLAYERS = ("agent", "random", "fixed", "floor")
-#: with ``render=True``: the agent's parameters rendered by the real synth and analyzed
-RENDERED = "agent_rendered"
+#: every player of an imitation evaluation, in report order (floor is a bound, not a player)
+PLAYERS = ("agent", "random", "fixed", "floor", "follower", "follower_smooth")
+#: baselines of ``ratios.agent_over_<b>``
+RATIO_BASELINES = ("follower", "follower_smooth", "fixed", "floor", "random")
 RANDOM_SEED = 0
-_CHUNK = 512  # target frames per block in the all-rows distance computations
 
 
 # ---------------------------------------------------------------- the session-log format
@@ -82,59 +82,6 @@ def write_trajectory(path: Path, *, times: np.ndarray, params: np.ndarray, targe
     frame = pd.DataFrame(data, columns=log_columns(n))
     atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.9g"))
     write_json_atomic(sidecar_path(path), {"rlimpro_version": __version__, **meta, "rows": int(len(frame))})
-
-
-# ---------------------------------------------------------------- distances to every lookup row
-def all_rows_distances(grid_features: np.ndarray, target_features: np.ndarray) -> np.ndarray:
-    """Distances between every lookup row and every target frame.
-
-    Parameters
-    ----------
-    grid_features : ndarray, shape (rows, R)
-        :meth:`FeatureSpace.reward_features` of the lookup rows.
-    target_features : ndarray, shape (T, R)
-
-    Returns
-    -------
-    ndarray, shape (T, rows)
-    """
-    g2 = np.einsum("ij,ij->i", grid_features, grid_features)
-    out = np.empty((target_features.shape[0], grid_features.shape[0]))
-    for s in range(0, target_features.shape[0], _CHUNK):
-        t = target_features[s : s + _CHUNK]
-        d2 = g2[None, :] + np.einsum("ij,ij->i", t, t)[:, None] - 2.0 * t @ grid_features.T
-        out[s : s + _CHUNK] = np.sqrt(np.maximum(d2, 0.0))
-    return out
-
-
-def baselines(feature_space: Any, grid: Any, targets: dict[str, np.ndarray]) -> tuple[dict[str, dict[str, np.ndarray]], int]:
-    """Per-frame ``fixed`` and ``floor`` distances for each file, and the fixed row.
-
-    Parameters
-    ----------
-    feature_space : FeatureSpace
-    grid : LookupGrid
-        Raw descriptors of the lookup rows.
-    targets : dict of str to ndarray (T, len(DESCRIPTORS))
-        Raw target frames per file.
-
-    Returns
-    -------
-    per_file : dict of str to {"fixed": (T,), "floor": (T,)}
-    fixed_row : int
-        The lookup row of the best constant setting.
-    """
-    gf = feature_space.reward_features(grid.values)
-    sums = np.zeros(gf.shape[0])
-    floors: dict[str, np.ndarray] = {}
-    dists: dict[str, np.ndarray] = {}
-    for stem, frames in targets.items():
-        d = all_rows_distances(gf, feature_space.reward_features(frames))
-        floors[stem] = d.min(axis=1)
-        sums += d.sum(axis=0)
-        dists[stem] = d
-    fixed_row = int(np.argmin(sums))
-    return {s: {"fixed": dists[s][:, fixed_row], "floor": floors[s]} for s in targets}, fixed_row
 
 
 # ---------------------------------------------------------------- statistics shared by every evaluation
@@ -177,16 +124,6 @@ def deterministic_policy(model: Any) -> Callable[[np.ndarray], Any]:
         return action
 
     return policy
-
-
-def _summary(per_player: dict[str, np.ndarray]) -> dict[str, Any]:
-    summary = rmse_summary(per_player, players=(*PLAYERS, RENDERED), over=("random", "floor", "fixed"))
-    rmse, ratios = summary["rmse"], summary["ratios"]
-    if RENDERED in rmse and rmse.get("floor"):
-        ratios["agent_rendered_over_floor"] = rmse[RENDERED] / rmse["floor"]
-    if RENDERED in rmse and rmse.get("random"):
-        ratios["agent_rendered_over_random"] = rmse[RENDERED] / rmse["random"]
-    return summary
 
 
 # ---------------------------------------------------------------- playing the files
@@ -251,9 +188,10 @@ def load_policy(run: Path, *, algorithm: str, final: bool = False):
         raise NotFoundError(f"cannot load {path} ({exc}); the file is damaged, train again") from exc
 
 
-def _corpus_targets(
+def _corpus_files(
     *, corpus: str, workspace: Path, files: list[str] | None, default_files: list[str], active_only: bool, analysis: dict[str, Any] | None, run: Path
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+) -> dict[str, dict[str, np.ndarray]]:
+    """Every frame of the files to evaluate: ``{stem: {"frames": (T, D), "times": (T,), "active": (T,) bool}}``."""
     from rlimpro.corpus import features_dir, read_corpus
 
     tables, meta = read_corpus(corpus=corpus, workspace=workspace)
@@ -268,16 +206,88 @@ def _corpus_targets(
                 f"--files: '{stem}' is not a file of corpus '{corpus}'{did_you_mean(stem, sorted(tables))} "
                 f"(files: {', '.join(sorted(tables))})"
             )
-    targets, times = {}, {}
+    out = {}
     for stem in chosen:
         table = tables[stem]
-        keep = table["active"].to_numpy() > 0 if active_only else np.ones(len(table), dtype=bool)
-        if keep.any():
-            targets[stem] = table[list(DESCRIPTORS)].to_numpy(np.float64)[keep]
-            times[stem] = table["time"].to_numpy(np.float64)[keep]
-    if not targets:
+        active = table["active"].to_numpy() > 0 if active_only else np.ones(len(table), dtype=bool)
+        if active.any():
+            out[stem] = {
+                "frames": table[list(DESCRIPTORS)].to_numpy(np.float64),
+                "times": table["time"].to_numpy(np.float64),
+                "active": active,
+            }
+    if not out:
         raise ParameterError(f"none of the files {', '.join(chosen)} of corpus '{corpus}' has active frames to evaluate on")
-    return targets, times
+    return out
+
+
+def player_figures(
+    feature_space: Any, *, played: np.ndarray, target: np.ndarray, distances: np.ndarray | None = None
+) -> dict[str, Any]:
+    """One player's figures on the scored frames.
+
+    Parameters
+    ----------
+    feature_space : FeatureSpace
+    played, target : ndarray, shape (T, len(DESCRIPTORS))
+        Raw descriptors of the player's sound and of the musician, frame by frame.
+    distances : ndarray, shape (T,), optional
+        Precomputed :meth:`FeatureSpace.distance` of the two.
+
+    Returns
+    -------
+    dict
+        ``distance`` (ndarray (T,)), ``units`` and ``correlation`` (per reward descriptor, in musical
+        units; see :mod:`rlimpro.descriptors.units`), and ``voicing`` where pitch is a reward feature.
+    """
+    from rlimpro.descriptors import units as mu
+
+    d = feature_space.distance(played, target) if distances is None else distances
+    names = feature_space.features_reward
+    out = {
+        "distance": d,
+        "units": {n: mu.median_error(n, played, target) for n in names},
+        "correlation": {n: mu.correlation(n, played, target) for n in names},
+    }
+    if any(n in mu.PITCH for n in names):
+        out["voicing"] = mu.voicing(played, target)
+    return out
+
+
+def _pooled(feature_space: Any, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], movements: list[tuple[float, int]]) -> dict[str, Any]:
+    """Figures over all files: ``parts`` holds (played, target, distances) per file."""
+    played = np.concatenate([p for p, _, _ in parts])
+    target = np.concatenate([t for _, t, _ in parts])
+    fig = player_figures(feature_space, played=played, target=target, distances=np.concatenate([d for _, _, d in parts]))
+    total = sum(n for _, n in movements)
+    fig["movement"] = float(sum(m * n for m, n in movements) / total) if total else 0.0
+    return fig
+
+
+def _block(figures: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``rmse``, ``units``, ``correlation``, ``movement`` and ``ratios`` of a set of players' figures."""
+    summary = rmse_summary({p: f["distance"] for p, f in figures.items()}, players=PLAYERS, over=RATIO_BASELINES)
+    return {
+        "rmse": summary["rmse"],
+        "units": {p: f["units"] for p, f in figures.items() if "units" in f},
+        "correlation": {p: f["correlation"] for p, f in figures.items() if "correlation" in f},
+        "movement": {p: f["movement"] for p, f in figures.items() if "movement" in f},
+        **({"voicing": {p: f["voicing"] for p, f in figures.items() if "voicing" in f}}
+           if any("voicing" in f for f in figures.values()) else {}),
+        "ratios": summary["ratios"],
+    }
+
+
+def _renderer(run_info: dict[str, Any], config: Any, *, workspace: Path, render: bool | None) -> tuple[Any, str | None]:
+    """The synth spec to render trajectories with and how (``"continuous"``, ``"steady"``), or (None, None)."""
+    from rlimpro.synths import engine_class, load_spec
+
+    engine = run_info.get("engine")  # the lookup table's: "native:fm", "pd", "faust", ...
+    kind = "native" if str(engine).startswith("native") else engine
+    spec = load_spec(run_info["synth"], workspace=workspace, n_params=run_info["n_params"], engine=kind or None)
+    if engine_class(spec.engine).has_voice:  # native, Faust, Csound: the live voice, fast
+        return spec, "continuous" if render is not False else None
+    return (spec, "steady") if render else (None, None)
 
 
 def evaluate_run(
@@ -289,9 +299,16 @@ def evaluate_run(
     show_progress: bool = True,
     plot: bool = True,
     final: bool = False,
-    render: bool = False,
+    render: bool | None = None,
 ) -> dict[str, Any]:
     """Evaluate a run on corpus files; write evaluation.json, evaluation.png and trajectories.
+
+    Every player (agent, random, fixed, follower, follower_smooth; floor is the bound) plays each file
+    from the synth's defaults, deciding on the musician's active frames and holding on the others
+    (:mod:`rlimpro.env.players`). Each is scored on the active frames, twice: on the lookup model the
+    agent was trained with, and on the audio of its trajectory rendered by the real synth continuously,
+    as ``rlimpro live`` plays it (:mod:`rlimpro.synths.trajectory`, with the run's silence behaviour),
+    then analyzed (``rendered``).
 
     Parameters
     ----------
@@ -308,25 +325,30 @@ def evaluate_run(
         Write evaluation.png.
     final : bool
         Evaluate ``final_model.zip`` instead of the model ``live`` uses (``best_model.zip`` when present).
-    render : bool
-        Also render the agent's parameters of every frame with the real synth (as steady sounds of the
-        lookup's duration, analyzed and aggregated like lookup rows) and score those descriptors:
-        ``rmse.agent_rendered``. It shows whether the agent exploits the lookup model between grid
-        points (multilinear interpolation) rather than the synth.
+    render : bool, optional
+        Score rendered audio: None (default) for native synths, whose rendering is fast; True also
+        renders a Pure Data synth (each frame's parameters as a steady sound, analyzed like a lookup
+        row: ``rendered.method`` "steady"); False never.
 
     Returns
     -------
     dict
-        The content of evaluation.json: ``rmse``, ``ratios`` overall and under ``files.<stem>``.
+        The content of evaluation.json (see DESIGN.md "Evaluation"): ``rmse``, ``units``,
+        ``correlation``, ``movement``, ``ratios``, the same under ``rendered``, ``headline``, and
+        per file under ``files.<stem>``.
 
     Raises
     ------
     NotFoundError, MismatchError, ParameterError
     """
+    from rlimpro.descriptors import AnalysisSettings, Analyzer
+    from rlimpro.env import players as pl
     from rlimpro.env.improvisation import ImprovisationEnv
     from rlimpro.env.rewards import Reward
+    from rlimpro.synths.trajectory import render_trajectory
 
     run = Path(run)
+    workspace = Path(workspace)
     info = read_run_json(run)
     config = load_config(run)
     if config.task != "imitate":  # match / sequence: held-out targets instead of corpus files
@@ -337,7 +359,7 @@ def evaluate_run(
             )
         from rlimpro.tasks.evaluation import evaluate_task_run
 
-        return evaluate_task_run(run, workspace=Path(workspace), show_progress=show_progress, plot=plot, final=final)
+        return evaluate_task_run(run, workspace=workspace, show_progress=show_progress, plot=plot, final=final)
     feature_space = load_feature_space(run)
     grid = load_synth_model(run)
     corpus = corpus or config.corpus
@@ -349,18 +371,14 @@ def evaluate_run(
         seen = sorted(set(files) & set(info.get("train_files", [])))
         if seen:
             warnings.append(f"{', '.join(seen)} {'was' if len(seen) == 1 else 'were'} used in training")
-    targets, times = _corpus_targets(
-        corpus=corpus,
-        workspace=Path(workspace),
-        files=files,
-        default_files=default_files,
-        active_only=config.active_only,
-        analysis=info.get("analysis"),
-        run=run,
+    data = _corpus_files(
+        corpus=corpus, workspace=workspace, files=files, default_files=default_files,
+        active_only=config.active_only, analysis=info.get("analysis"), run=run,
     )
     model, used_model = load_policy(run, algorithm=config.algorithm, final=final)
-    defaults = np.asarray(info.get("default_params") or [0.5] * grid.n_params)
+    defaults = np.asarray(info.get("default_params") or [0.5] * grid.n_params, dtype=np.float64)
     reward = Reward(config.reward_type, scale=config.reward_scale, prize_threshold=config.prize_threshold, prize=config.prize)
+    targets = {stem: d["frames"][d["active"]] for stem, d in data.items()}
 
     def make_env() -> ImprovisationEnv:
         return ImprovisationEnv(
@@ -371,59 +389,139 @@ def evaluate_run(
 
     env, rand_env = make_env(), make_env()
     rand_env.action_space.seed(RANDOM_SEED)
-    base, fixed_row = baselines(feature_space, grid, targets)
     agent_policy = deterministic_policy(model)
+    grid_params = grid.grid_params()
+    fixed_row = pl.best_fixed_row(feature_space, grid.values, list(targets.values()))
+    follower = pl.Follower(feature_space, grid.values, grid_params)
+    spec, method = _renderer(info, config, workspace=workspace, render=render)
+    settings = AnalysisSettings.from_dict(info["analysis"]) if info.get("analysis") else AnalysisSettings()
+    analyzer = Analyzer(settings) if method == "continuous" else None
+    silence = getattr(config, "silence", "hold")
 
     per_file: dict[str, Any] = {}
-    all_d: dict[str, list[np.ndarray]] = {p: [] for p in (*PLAYERS, RENDERED) if render or p != RENDERED}
+    model_parts: dict[str, list] = {p: [] for p in PLAYERS}
+    render_parts: dict[str, list] = {p: [] for p in PLAYERS}
+    moves: dict[str, list] = {p: [] for p in PLAYERS}
     traj_dir = run / "trajectories"
     curves = {}
     with progress_bar(f"evaluate {run.name}", total=sum(len(v) for v in targets.values()), enabled=show_progress) as advance:
-        for stem in targets:
-            d_agent, params = rollout(env, file=stem, policy=agent_policy)
-            d_rand, _ = rollout(rand_env, file=stem, policy=lambda obs: rand_env.action_space.sample())
-            d = {"agent": d_agent, "random": d_rand, **base[stem]}
-            if render:
-                d[RENDERED] = feature_space.distance(render_params(params, run_info=info, workspace=Path(workspace)), targets[stem])
-            for p in all_d:
-                all_d[p].append(d[p])
-            per_file[stem] = {"frames": int(len(d_agent)), **_summary(d)}
-            agent_raw = grid.batch(params)
+        for stem, d in data.items():
+            target, active = targets[stem], d["active"]
+            _, agent_p = rollout(env, file=stem, policy=agent_policy)
+            _, random_p = rollout(rand_env, file=stem, policy=lambda obs: rand_env.action_space.sample())
+            _, floor_d = pl.nearest_rows(feature_space, grid.values, target)
+            rows = follower.rows(target)
+            follow_p = grid_params[rows]
+            decisions = {
+                "agent": agent_p,
+                "random": random_p,
+                "fixed": np.broadcast_to(grid_params[fixed_row], agent_p.shape),
+                "follower": follow_p,
+                "follower_smooth": pl.limited(follow_p, start=defaults, step=config.step_size),
+            }
+            lookup_desc = {p: grid.batch(v) for p, v in decisions.items()}
+            lookup_desc["follower"] = grid.values[rows]
+            starts = {p: grid_params[fixed_row] if p == "fixed" else defaults for p in decisions}  # a constant is always there
+            timelines = {p: pl.timeline(v, active=active, start=starts[p]) for p, v in decisions.items()}
+            file_model: dict[str, dict[str, Any]] = {}
+            file_render: dict[str, dict[str, Any]] = {}
+            for p in decisions:
+                moves[p].append((pl.movement(timelines[p], active=active, start=starts[p]), int(active.sum())))
+                dist = feature_space.distance(lookup_desc[p], target)
+                model_parts[p].append((lookup_desc[p], target, dist))
+                file_model[p] = {"distance": dist}
+                if method == "continuous":
+                    audio = render_trajectory(spec, timelines[p], hop=settings.hop, sample_rate=settings.sample_rate,
+                                              active=active, silence=silence)
+                    heard = analyzer.analyze(audio)[: len(active)][active]
+                elif method == "steady":
+                    heard = render_params(decisions[p], run_info=info, workspace=workspace)
+                else:
+                    continue
+                rd = feature_space.distance(heard, target)
+                render_parts[p].append((heard, target, rd))
+                file_render[p] = {"distance": rd}
+            floor_part = (lookup_desc["follower"], target, floor_d)  # units, correlation: the follower's
+            model_parts["floor"].append(floor_part)
+            file_model["floor"] = {"distance": floor_d}
+            if method:
+                render_parts["floor"].append(floor_part)  # a bound of the lookup model, not a player
+                file_render["floor"] = {"distance": floor_d}
+            per_file[stem] = {"frames": int(len(target)), **_short(_block(file_model))}
+            if method:
+                per_file[stem]["rendered"] = _short(_block(file_render))
             write_trajectory(
                 traj_dir / f"{stem}.csv",
-                times=times[stem], params=params, target=targets[stem], agent=agent_raw,
+                times=d["times"][active], params=agent_p, target=target, agent=lookup_desc["agent"],
                 meta={
                     "run": str(run), "run_id": run.name, "synth": config.synth, "corpus": corpus, "file": stem,
                     "source": "rlimpro evaluate", "model": used_model.name, "analysis": info.get("analysis"),
                     "rmse_agent": per_file[stem]["rmse"]["agent"],
                 },
             )
-            idx = feature_space.reward_index
-            curves[stem] = (times[stem], feature_space.zscore(targets[stem])[:, idx], feature_space.zscore(agent_raw)[:, idx])
-            advance(len(d_agent))
-    overall = _summary({p: np.concatenate(v) for p, v in all_d.items()})
-    result = {
+            shown = render_parts if method else model_parts
+            curves[stem] = {
+                "time": d["times"][active],
+                "musician": target,
+                "agent": shown["agent"][-1][0],
+                "follower": shown["follower"][-1][0],
+                "params": agent_p,
+            }
+            advance(len(target))
+    moves["floor"] = moves["follower"]
+    overall = _block({p: _pooled(feature_space, model_parts[p], moves[p]) for p in PLAYERS})
+    result: dict[str, Any] = {
         "rlimpro_version": __version__,
         "run": str(run),
         "run_id": run.name,
         "model": used_model.name,
         "synth": config.synth,
         "corpus": corpus,
-        "files_evaluated": list(targets),
+        "files_evaluated": list(data),
         "warnings": warnings,
         "frames": int(sum(len(v) for v in targets.values())),
-        "metric": "mean over frames of the weighted RMSE in z space over features_reward (the reward's distance)",
+        "metric": "mean over the musician's active frames of the reward's distance (weighted RMSE over features_reward in "
+                  f"{feature_space.units} distance units)",
         "features_reward": feature_space.features_reward,
+        "units_of": {n: _unit_name(n) for n in feature_space.features_reward},
         "active_only": config.active_only,
-        "fixed_params": [float(v) for v in grid.grid_params()[fixed_row]],
+        "silence": silence,
+        "fixed_params": [float(v) for v in grid_params[fixed_row]],
         **overall,
-        "files": per_file,
-        "evaluated": _dt.datetime.now().isoformat(timespec="seconds"),
     }
+    if method:
+        result["rendered"] = {"method": method, **_block({p: _pooled(feature_space, render_parts[p], moves[p]) for p in PLAYERS})}
+    result["headline"] = headline(result)
+    result["files"] = per_file
+    result["evaluated"] = _dt.datetime.now().isoformat(timespec="seconds")
     write_json_atomic(run / EVALUATION, result)
     if plot:
-        plot_curves(run / "evaluation.png", curves, names=feature_space.features_reward, title=f"{run.name}: agent vs target")
+        plot_curves(run / "evaluation.png", curves, names=feature_space.features_reward,
+                    title=f"{run.name}: musician, agent and follower" + (" (rendered by the synth)" if method else " (lookup model)"))
     return result
+
+
+def _unit_name(name: str) -> str:
+    from rlimpro.descriptors.units import musical_unit
+
+    return musical_unit(name) or "raw"
+
+
+def _short(block: dict[str, Any]) -> dict[str, Any]:
+    """Per-file figures: distances and ratios only."""
+    return {"rmse": block["rmse"], "ratios": block["ratios"]}
+
+
+def headline(result: dict[str, Any]) -> dict[str, Any]:
+    """The figure a musician reads first: the agent's error over the follower's (rendered when the run
+    was rendered), and the agent's pitch error in semitones where pitch is scored."""
+    block = result.get("rendered") or result
+    pitch = next((n for n in ("pitch-midi", "pitch-hz") if n in result.get("features_reward", [])), None)
+    return {
+        "measured_on": "rendered" if "rendered" in result else "lookup model",
+        "agent_over_follower": block["ratios"].get("agent_over_follower"),
+        "pitch_error_semitones": block["units"].get("agent", {}).get(pitch) if pitch else None,
+    }
 
 
 def _break_gaps(t: np.ndarray, *series: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -436,31 +534,49 @@ def _break_gaps(t: np.ndarray, *series: np.ndarray) -> tuple[np.ndarray, ...]:
     return (t, *(np.insert(s.astype(float), cut, np.nan, axis=0) for s in series))
 
 
-def plot_curves(path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], *, names: list[str], title: str) -> None:
-    """Agent (solid) vs target (dashed) z-scored reward descriptors over time; up to 3 files × 4 features.
+def plot_curves(path: Path, curves: dict[str, dict[str, np.ndarray]], *, names: list[str], title: str) -> None:
+    """The musician, the agent and the follower over time, each reward descriptor in its musical unit
+    (semitones, dB or raw), and the agent's parameters; up to 3 files × 4 descriptors.
 
-    ``curves`` maps a file stem to ``(time (T,), target z (T, F), agent z (T, F))``; silent stretches
-    (skipped frames) are drawn as gaps.
+    ``curves`` maps a file stem to ``time`` (T,), raw frames ``musician``, ``agent``, ``follower``
+    (T, len(DESCRIPTORS)) and the agent's ``params`` (T, N), on the musician's active frames; rests are
+    drawn as gaps.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from rlimpro.descriptors.units import musical_unit, musical_values, scored_frames
+
     stems = list(curves)[:3]
-    feats = list(range(min(4, len(names))))
-    fig, axes = plt.subplots(len(feats), len(stems), figsize=(5 * len(stems), 2.2 * len(feats)), squeeze=False, sharex="col")
+    feats = names[:4]
+    rows = len(feats) + 1
+    fig, axes = plt.subplots(rows, len(stems), figsize=(5 * len(stems), 2.0 * rows), squeeze=False, sharex="col")
     for j, stem in enumerate(stems):
-        t, target, agent = _break_gaps(*curves[stem])
-        for i, k in enumerate(feats):
+        c = curves[stem]
+        for i, name in enumerate(feats):
             ax = axes[i][j]
-            ax.plot(t, target[:, k], "--", color="0.4", lw=1, label="target")
-            ax.plot(t, agent[:, k], color="C0", lw=1, label="agent")
+            keep = scored_frames(name, c["musician"])  # pitch: only where the musician is pitched
+            values = [np.where(keep, musical_values(name, c[k]), np.nan) for k in ("musician", "agent", "follower")]
+            t, mus, agent, follower = _break_gaps(c["time"], *values)
+            ax.plot(t, mus, color="0.2", lw=1.2, label="musician")
+            ax.plot(t, follower, color="C1", lw=0.7, alpha=0.7, label="follower")
+            ax.plot(t, agent, color="C0", lw=1, label="agent")
             if j == 0:
-                ax.set_ylabel(f"{names[k]} (z)")
+                unit = musical_unit(name)
+                ax.set_ylabel(f"{name}\n({unit})" if unit else name, fontsize=8)
             if i == 0:
                 ax.set_title(stem, fontsize=9)
-        axes[-1][j].set_xlabel("time (s)")
+        ax = axes[-1][j]
+        t, params = _break_gaps(c["time"], c["params"])
+        for k in range(params.shape[1]):
+            ax.plot(t, params[:, k], lw=1, label=f"param-{k}")
+        ax.set_ylim(-0.02, 1.02)
+        if j == 0:
+            ax.set_ylabel("agent's\nparameters", fontsize=8)
+            ax.legend(loc="upper right", fontsize=6, ncol=params.shape[1])
+        ax.set_xlabel("time (s)")
     axes[0][0].legend(loc="upper right", fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -544,49 +660,83 @@ def score_log(run: Path, log: Path) -> dict[str, Any]:
     if not keep.any():
         raise MismatchError(f"--log {log}: every frame is silent (target loudness <= {SILENCE_THRESHOLD_DB} dBFS); nothing to score")
     target, agent = target[keep], agent[keep]
-    d_agent = feature_space.distance(agent, target)
-    base, fixed_row = baselines(feature_space, grid, {"log": target})
-    summary = _summary({"agent": d_agent, **base["log"]})
-    return {"log": str(log), "run": str(run), "frames": int(len(frame)), "frames_scored": int(keep.sum()), **summary}
+    from rlimpro.env import players as pl
+
+    rows, floor_d = pl.nearest_rows(feature_space, grid.values, target)
+    fixed_row = pl.best_fixed_row(feature_space, grid.values, [target])
+    figures = {
+        "agent": player_figures(feature_space, played=agent, target=target),
+        "fixed": player_figures(feature_space, played=np.broadcast_to(grid.values[fixed_row], target.shape), target=target),
+        "floor": {"distance": floor_d},
+    }
+    block = _block(figures)
+    return {"log": str(log), "run": str(run), "frames": int(len(frame)), "frames_scored": int(keep.sum()),
+            "rmse": block["rmse"], "units": block["units"], "ratios": block["ratios"]}
 
 
 # ---------------------------------------------------------------- presentation
 def summary_table(result: dict[str, Any]):
-    """A rich Table of an evaluation: RMSE per player and the ratios, per file and overall."""
+    """A rich Table of an imitation evaluation: per player, the distance on the lookup model and on the
+    rendered audio, each reward descriptor's median error in its musical unit, and the movement per hop
+    (fits 100 columns for up to 4 reward descriptors)."""
     if result.get("task") in ("match", "sequence"):
         from rlimpro.tasks.evaluation import task_summary_table
 
         return task_summary_table(result)
+    from rich import box
     from rich.table import Table
 
-    def fmt(v: Any) -> str:
-        return "-" if v is None else f"{v:.3f}"
+    def fmt(v: Any, digits: int = 3) -> str:
+        return "-" if v is None else f"{v:.{digits}f}"
 
-    from rich import box
-
-    table = Table(
-        title=f"{result.get('run_id', '')} on corpus '{result.get('corpus', '')}': RMSE per frame (z units)",
-        caption="÷random, ÷floor: the agent's RMSE divided by the random policy's, by the floor's",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, 1, 0, 0),
+    rendered = result.get("rendered")
+    detail = rendered or result
+    names = list(result.get("features_reward", []))[:4]
+    units = result.get("units_of", {})
+    h = result.get("headline", {})
+    caption = (
+        f"agent ÷ follower = {fmt(h.get('agent_over_follower'), 2)} ({h.get('measured_on', '')}; lower is better)"
+        + (f", agent's pitch error {fmt(h.get('pitch_error_semitones'), 2)} semitones" if h.get("pitch_error_semitones") is not None else "")
+        + ". distance: weighted RMSE of the reward; errors: median |player - musician| on "
+        + ("the rendered audio" if rendered else "the lookup model")
     )
-    table.add_column("file", overflow="fold")
-    table.add_column("frames", justify="right")
-    players = [*PLAYERS, RENDERED] if RENDERED in result["rmse"] else list(PLAYERS)
-    for p in players:
-        table.add_column("rendered" if p == RENDERED else p, justify="right")
-    table.add_column("÷random", justify="right")
-    table.add_column("÷floor", justify="right")
-    rows = [(stem, r) for stem, r in result.get("files", {}).items()]
-    rows.append(("overall", {"frames": result.get("frames"), "rmse": result["rmse"], "ratios": result["ratios"]}))
-    for i, (stem, r) in enumerate(rows):
-        table.add_row(
-            stem,
-            str(r.get("frames", "")),
-            *(fmt(r["rmse"].get(p)) for p in players),
-            fmt(r["ratios"].get("agent_over_random")),
-            fmt(r["ratios"].get("agent_over_floor")),
-            style="bold" if i == len(rows) - 1 else None,
-        )
+    table = Table(
+        title=f"{result.get('run_id', '')} on '{result.get('corpus', '')}' ({result.get('frames', 0)} frames of "
+              f"{len(result.get('files_evaluated', []))} files)",
+        caption=caption, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0),
+    )
+    table.add_column("player")
+    table.add_column("model", justify="right")
+    if rendered:
+        table.add_column("rendered", justify="right")
+    for n in names:
+        unit = {"semitones": "st", "dB": "dB", "raw": ""}.get(units.get(n, ""), "")
+        table.add_column(f"{n}{' ' + unit if unit else ''}", justify="right", max_width=16)
+    table.add_column("move/hop", justify="right")
+    for p in PLAYERS:
+        if p not in result["rmse"]:
+            continue
+        cells = [p + (" (bound)" if p == "floor" else ""), fmt(result["rmse"].get(p))]
+        if rendered:
+            cells.append("-" if p == "floor" else fmt(rendered["rmse"].get(p)))
+        cells += [fmt(detail.get("units", {}).get(p, {}).get(n), 2) for n in names]
+        cells.append(fmt(detail.get("movement", {}).get(p)))
+        table.add_row(*cells, style="bold" if p == "agent" else None)
+    return table
+
+
+def files_table(result: dict[str, Any]):
+    """A rich Table of the per-file distances of the agent and the follower and their ratio."""
+    from rich import box
+    from rich.table import Table
+
+    rendered = "rendered" in result
+    table = Table(title="per file" + (" (rendered)" if rendered else ""), box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    for col in ("file", "frames", "agent", "follower", "fixed", "÷follower", "÷fixed"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    for stem, r in result.get("files", {}).items():
+        block = r.get("rendered", r)
+        cells = [block["rmse"].get(k) for k in ("agent", "follower", "fixed")] + [
+            block["ratios"].get("agent_over_follower"), block["ratios"].get("agent_over_fixed")]
+        table.add_row(stem, str(r.get("frames", "")), *("-" if v is None else f"{v:.3f}" for v in cells))
     return table

@@ -66,10 +66,13 @@ def grid(*, n_params: int, subdiv: int) -> np.ndarray:
 
 
 def aggregate_frames(frames: np.ndarray, *, settings: AnalysisSettings, n_samples: int) -> np.ndarray:
-    """Mean over the frames whose window lies inside the sound, shape (..., F, D) -> (..., D)."""
+    """Mean over the frames whose window lies inside the sound, shape (..., F, D) -> (..., D); the
+    derived (``-midi``) descriptors are derived from the means (:mod:`rlimpro.descriptors.derived`)."""
+    from rlimpro.descriptors.derived import derive
+
     first = -(-settings.window // settings.hop) - 1
     last = n_samples // settings.hop  # exclusive: later frames see the zero padding at the end
-    return frames[..., first:last, :].mean(axis=-2)
+    return derive(frames[..., first:last, :].mean(axis=-2))
 
 
 # ---------------------------------------------------------------- worker side
@@ -127,7 +130,7 @@ def lookup_plan(spec: SynthSpec, *, subdiv: int, duration: float, settings: Anal
         "params": [p.model_dump() for p in spec.params],
         "subdiv": subdiv,
         "duration": duration,
-        "aggregate": "mean over frames whose window lies inside the sound",
+        "aggregate": "mean over frames whose window lies inside the sound (-midi descriptors derived from the means)",
         "chunk_rows": CHUNK_ROWS,
         "analysis": settings.to_dict(),
         "descriptors": list(DESCRIPTORS),

@@ -254,7 +254,7 @@ def load_synth_model(run: Path):
     path = Path(run) / SYNTH_MODEL
     try:
         with np.load(path) as data:
-            return LookupGrid(
+            return LookupGrid.of_descriptors(
                 data["values"],
                 n_params=int(data["n_params"]),
                 subdiv=int(data["subdiv"]),

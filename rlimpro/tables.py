@@ -129,6 +129,31 @@ def read_table(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return frame, meta
 
 
+def check_descriptors(meta: dict[str, Any], *, what: str, fix: str) -> None:
+    """Refuse a table whose sidecar lists other descriptors than this rlimpro computes (a table made by
+    another version); the message names what differs and ``fix``, the command that re-creates it.
+
+    Raises
+    ------
+    MismatchError
+    """
+    from rlimpro.descriptors.registry import DESCRIPTORS
+
+    have = list(meta.get("descriptors") or [])
+    if have == list(DESCRIPTORS):
+        return
+    missing = [d for d in DESCRIPTORS if d not in have]
+    extra = [d for d in have if d not in DESCRIPTORS]
+    detail = "; ".join(
+        part for part in (
+            f"it lacks {', '.join(missing[:4])}{' …' if len(missing) > 4 else ''}" if missing else "",
+            f"it has {', '.join(extra[:4])}, which this version does not compute" if extra else "",
+            "its columns are in another order" if not missing and not extra else "",
+        ) if part
+    )
+    raise MismatchError(f"{what} was made by another rlimpro version ({detail}); re-create it with `{fix}`")
+
+
 def check_same_analysis(a: dict[str, Any], b: dict[str, Any], *, a_name: str, b_name: str) -> None:
     """Refuse two tables whose analysis settings differ; the message names both values.
 

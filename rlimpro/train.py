@@ -241,6 +241,7 @@ def train(
             "lookup": str(setup.lookup_path),
             "lookup_subdiv": setup.grid.subdiv,
             "lookup_duration": setup.lookup_meta.get("duration"),
+            "engine": "pd" if setup.lookup_meta.get("engine") == "pd" else "native",
             "analysis": setup.lookup_meta.get("analysis"),
             "param_names": setup.lookup_meta.get("param_names"),
             "default_params": [float(v) for v in setup.default_params],

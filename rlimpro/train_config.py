@@ -21,6 +21,7 @@ from rlimpro.env.actions import ActionType
 from rlimpro.env.rewards import RewardType
 from rlimpro.env.targets import TrainingMode
 from rlimpro.errors import ParameterError
+from rlimpro.synths.silence import SilenceMode
 from rlimpro.tasks.settings import MatchSettings, SequenceSettings, TaskName, check_task_config
 
 #: Stable-Baselines3 algorithms by name, with the action types each supports.
@@ -144,6 +145,10 @@ class TrainConfig(LearningKeys):
     reward_scale: float = pydantic.Field(1.0, gt=0)
     prize_threshold: float = pydantic.Field(0.1, gt=0)
     prize: float = pydantic.Field(1.0, gt=0)
+    distance_units: Literal["perceptual", "table"] = "perceptual"
+    observe_error: bool = True
+    observe_goal: bool = False
+    movement_penalty: float = pydantic.Field(0.0, ge=0)
 
     # how it acts
     action_type: ActionType = "discrete"
@@ -155,6 +160,7 @@ class TrainConfig(LearningKeys):
     target_change_prob: float = pydantic.Field(0.02, ge=0, le=1)
     corpus_fraction: float = pydantic.Field(0.5, ge=0, le=1)
     active_only: bool = True
+    silence: SilenceMode = "fade"
     held_out_files: list[str] | None = None
     held_out_fraction: float | None = pydantic.Field(None, ge=0, lt=1)
 

@@ -34,7 +34,7 @@ from rlimpro.errors import MismatchError, NotFoundError, ParameterError
 from rlimpro.lookup import grid
 from rlimpro.progress import progress_bar
 from rlimpro.synths.spec import SynthSpec
-from rlimpro.tables import read_table, write_json_atomic, write_text_atomic
+from rlimpro.tables import check_descriptors, read_table, write_json_atomic, write_text_atomic
 from rlimpro.timbremap import audio as audio_mod
 from rlimpro.timbremap.projection import (
     COVERAGE_THRESHOLD,
@@ -104,6 +104,7 @@ def load_lookup(*, synth: str, workspace: Path) -> tuple[pd.DataFrame, dict[str,
             f"make it first: rlimpro lookup --synth {synth}"
         )
     frame, meta = read_table(path)
+    check_descriptors(meta, what=str(path), fix=f"rlimpro lookup --synth {synth} --subdiv {meta.get('subdiv', 10)} --force")
     try:
         n = int(meta["n_params"])
         subdiv = int(meta["subdiv"])

@@ -47,7 +47,10 @@ def test_check_env_without_warnings(action_type):
         check_env(env.unwrapped)
     assert [str(w.message) for w in caught] == []
     space = env.unwrapped.observation_space
-    assert space.dtype == np.float32 and space.shape == (3 * 22 + 3,)  # loudness, specshape, mfcc x 3 streams + 3 params
+    from rlimpro.descriptors.registry import GROUPS
+
+    f = len(GROUPS["loudness"] + GROUPS["specshape"] + GROUPS["mfcc"])
+    assert space.dtype == np.float32 and space.shape == (3 * f + 3,)  # loudness, specshape, mfcc x 3 streams + 3 params
 
 
 def test_observation_and_reward_pair_frames_by_time_index(setup):

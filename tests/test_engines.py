@@ -91,6 +91,7 @@ def test_trajectory_has_a_hop_per_vector_and_starts_as_a_steady_render(tmp_path,
     spec = load_spec("fm", workspace=tmp_path, engine=engine_name)
     t = 30
     params = np.tile([0.5, 0.3, 0.0], (t, 1))  # index 0: the carrier alone
+    params[:10] = [p.default for p in spec.params]  # a trajectory starts at the synth's defaults
     params[10:20, 0] = np.linspace(0.5, 0.7, 10)  # a glide, then steady
     params[20:, 0] = 0.7
     audio = render_trajectory(spec, params, hop=HOP, sample_rate=SR)
@@ -106,10 +107,14 @@ def test_trajectory_has_a_hop_per_vector_and_starts_as_a_steady_render(tmp_path,
 
 def test_trajectory_refuses_bad_shapes(tmp_path):
     spec = load_spec("fm", workspace=tmp_path)
-    with pytest.raises(ParameterError, match="takes 3 parameters"):
+    with pytest.raises(ParameterError, match=r"has shape \(T >= 1, 3\)"):
         render_trajectory(spec, np.zeros((4, 2)), hop=HOP, sample_rate=SR)
-    with pytest.raises(ParameterError, match="hop 0"):
+    with pytest.raises(ParameterError, match="hop >= 1"):
         render_trajectory(spec, np.zeros((4, 3)), hop=0, sample_rate=SR)
+    require_engine("pd")
+    with pytest.raises(ParameterError, match="hop 100: Pd renders trajectories in hops that are multiples of 64"):
+        make_engine(load_spec("fm", workspace=tmp_path, engine="pd")).render_trajectory(np.zeros((4, 3)), hop=100,
+                                                                                        sample_rate=SR)
 
 
 def test_voice_continues_its_state_across_blocks(tmp_path, engine_name):

@@ -57,7 +57,7 @@ def test_check_env_without_warnings(ws, action_type, mode):
 def test_make_with_plain_kwargs_outside_the_cli(ws):
     env = gymnasium.make(ENV_ID, workspace=str(ws), synth="sine", corpus=CORPUS, features=["pitch"], action_type="continuous")
     obs, info = env.reset(seed=1)
-    assert obs.shape == (2 * 2 + 2,) and info["mode"] == "corpus"
+    assert obs.shape == (2 * 3 + 3 + 2,) and info["mode"] == "corpus"  # synth, target, error, params
     assert env.observation_space.contains(obs)
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     assert np.isfinite(reward) and not terminated and info["distance"] >= 0
@@ -321,7 +321,11 @@ def test_features_change_observation_and_reward(ws):
     a = setup_for(ws, features=["centroid"]).make_env(split="eval")
     b = setup_for(ws, features=["centroid", "pitch", "mfcc"]).make_env(split="eval")
     c = setup_for(ws, features=["centroid", "pitch", "mfcc"], features_reward=["pitch-hz"]).make_env(split="eval")
-    assert a.observation_space.shape == (1 * 2 + 2,) and b.observation_space.shape == (16 * 2 + 2,)
+    # [synth (F), target (F), error (R), params (2)]; features_reward defaults to features
+    assert a.observation_space.shape == (1 * 2 + 1 + 2,) and b.observation_space.shape == (17 * 2 + 17 + 2,)
+    assert c.observation_space.shape == (17 * 2 + 1 + 2,)
+    plain = setup_for(ws, features=["centroid"], observe_error=False).make_env(split="eval")
+    assert plain.observation_space.shape == (1 * 2 + 2,)
     rewards = []
     for env in (a, b, c):
         env.reset(options={"file": HELD_OUT[0], "params": [0.2, 0.6]})

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from rlimpro.cli import app
 from rlimpro.descriptors.registry import DESCRIPTORS
 from rlimpro.errors import MismatchError
-from rlimpro.evaluate import all_rows_distances, baselines, evaluate_run, log_columns, score_log
+from rlimpro.evaluate import evaluate_run, log_columns, score_log
 from rlimpro.runs import load_feature_space, load_synth_model
 from rlimpro.train import train
 from tests.learning_data import CORPUS, FILES, HELD_OUT, tiny_workspace, write_config
@@ -41,14 +41,28 @@ def test_evaluate_writes_json_plot_and_trajectories(trained):
     result = evaluate_run(run, workspace=ws, show_progress=False)
     saved = json.loads((run / "evaluation.json").read_text())
     assert saved["rmse"] == pytest.approx(result["rmse"])
-    assert set(saved["rmse"]) == {"agent", "random", "fixed", "floor"}
-    assert set(saved["ratios"]) >= {"agent_over_random", "agent_over_floor"}
+    players = {"agent", "random", "fixed", "floor", "follower", "follower_smooth"}
+    assert set(saved["rmse"]) == players and set(saved["rendered"]["rmse"]) == players
+    assert set(saved["ratios"]) >= {"agent_over_follower", "agent_over_fixed", "agent_over_floor", "agent_over_random"}
+    assert saved["rendered"]["method"] == "continuous"  # a native synth is always rendered
     assert saved["files_evaluated"] == HELD_OUT and list(saved["files"]) == HELD_OUT
     r = saved["rmse"]
-    assert saved["ratios"]["agent_over_random"] == pytest.approx(r["agent"] / r["random"])
-    assert saved["ratios"]["agent_over_floor"] == pytest.approx(r["agent"] / r["floor"])
+    assert saved["ratios"]["agent_over_follower"] == pytest.approx(r["agent"] / r["follower"])
+    assert saved["rendered"]["ratios"]["agent_over_follower"] == pytest.approx(
+        saved["rendered"]["rmse"]["agent"] / saved["rendered"]["rmse"]["follower"])
     # nearest interpolation: every player sits on grid rows, so nobody beats the per-frame best row
-    assert r["floor"] <= r["fixed"] and r["floor"] <= r["agent"] and r["floor"] <= r["random"]
+    assert all(r["floor"] <= r[p] + 1e-9 for p in players)
+    # the follower is the nearest row (a KD-tree): on the lookup model it scores the floor
+    assert r["follower"] == pytest.approx(r["floor"], rel=1e-9)
+    # units per reward descriptor and player, in the descriptor's musical unit
+    feats = saved["features_reward"]
+    assert set(saved["units"]["agent"]) == set(feats) and saved["units_of"]["pitch-hz"] == "semitones"
+    assert saved["units_of"]["loudness-dBFS"] == "dB"
+    assert saved["movement"]["fixed"] == 0.0 and saved["movement"]["random"] > 0
+    assert saved["movement"]["follower_smooth"] <= saved["movement"]["follower"] + 1e-12
+    assert saved["headline"]["measured_on"] == "rendered"
+    assert saved["headline"]["agent_over_follower"] == saved["rendered"]["ratios"]["agent_over_follower"]
+    assert saved["headline"]["pitch_error_semitones"] == saved["rendered"]["units"]["agent"]["pitch-hz"]
     assert (run / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     stem = HELD_OUT[0]
@@ -66,6 +80,19 @@ def test_evaluate_writes_json_plot_and_trajectories(trained):
     grid = load_synth_model(run)
     params = traj[["param-0", "param-1"]].to_numpy()
     assert_allclose(traj[[f"agent:{d}" for d in DESCRIPTORS]].to_numpy(), grid.batch(params), rtol=1e-7, atol=1e-9)
+
+
+def test_rendered_figures_are_the_synths_sound(trained):
+    """The rendered block scores the trajectory played by the real synth: the fixed player's rendered
+    descriptors are the steady sound of its row, so its rendered pitch error equals the lookup's."""
+    ws, run = trained
+    result = evaluate_run(run, workspace=ws, show_progress=False, plot=False)
+    model, rendered = result, result["rendered"]
+    assert model["units"]["fixed"]["pitch-hz"] == pytest.approx(rendered["units"]["fixed"]["pitch-hz"], abs=0.05)
+    # the movement is the trajectory's, the same on both
+    assert rendered["movement"] == model["movement"]
+    off = evaluate_run(run, workspace=ws, show_progress=False, plot=False, render=False)
+    assert "rendered" not in off and off["headline"]["measured_on"] == "lookup model"
 
 
 def test_score_log_agrees_with_evaluate(trained):
@@ -94,31 +121,13 @@ def test_other_files_and_corpus_and_cli(trained):
     saved = json.loads((run / "evaluation.json").read_text())
     assert saved["files_evaluated"] == ["a-low", "b-mid"]
     assert "a-low, b-mid were used in training" in " ".join(res.output.split())
-    assert "÷floor" in res.output and "overall" in res.output
+    assert "follower" in res.output and "move/hop" in res.output and "per file" in res.output
     res = runner.invoke(app, ["--root", str(ws), "evaluate", str(run), "--corpus", CORPUS])
     assert res.exit_code == 0, res.output  # the run's corpus by name: its held-out files
     assert json.loads((run / "evaluation.json").read_text())["files_evaluated"] == HELD_OUT
     res = runner.invoke(app, ["--root", str(ws), "evaluate", run.name, "--synth", "sine", "--log", str(run / "trajectories" / "c-high.csv")])
     assert res.exit_code == 0, res.output
-    assert "frames scored" in res.output and "RMSE agent" in res.output
-
-
-def test_baselines_are_brute_force_minima():
-    rng = np.random.default_rng(0)
-    from rlimpro.env import FeatureSpace, LookupGrid
-
-    grid = LookupGrid(rng.normal(size=(16, len(DESCRIPTORS))), n_params=2, subdiv=4)
-    fs = FeatureSpace.from_lookup(grid.values, features=["mfcc"], features_reward=["mfcc-1", "centroid"], n_params=2)
-    targets = {"a": rng.normal(size=(30, len(DESCRIPTORS))), "b": rng.normal(size=(20, len(DESCRIPTORS)))}
-    base, fixed_row = baselines(fs, grid, targets)
-    every = {k: np.array([[fs.distance(grid.values[r], f) for r in range(16)] for f in v]) for k, v in targets.items()}
-    for k in targets:
-        assert_allclose(base[k]["floor"], every[k].min(axis=1), rtol=1e-9)
-        assert_allclose(base[k]["fixed"], every[k][:, fixed_row], rtol=1e-9)
-    total = every["a"].sum(axis=0) + every["b"].sum(axis=0)
-    assert fixed_row == int(np.argmin(total))
-    g, t = fs.reward_features(grid.values), fs.reward_features(targets["a"])
-    assert_allclose(all_rows_distances(g, t), every["a"], rtol=1e-7, atol=1e-9)
+    assert "frames scored" in res.output and "distance agent" in res.output
 
 
 # ---------------------------------------------------------------- bad input
@@ -150,18 +159,16 @@ def test_bad_inputs(trained):
     assert load_feature_space(run).n_params == 2
 
 
-def test_render_scores_the_real_synth(trained):
-    from rlimpro.evaluate import RENDERED, render_params
+def test_steady_render_of_lookup_rows_and_the_render_flag(trained):
+    """--render is the switch for synths that are not native (steady sounds, as lookup rows); a native synth is always rendered."""
+    from rlimpro.evaluate import render_params
     from rlimpro.runs import read_run_json
 
     ws, run = trained
     info = read_run_json(run)
     grid = load_synth_model(run)
     rows = [0, 7, 20, 35]
-    # at grid points the real synth gives back the lookup rows
+    # at grid points the real synth rendered as a lookup row gives back the lookup rows
     assert_allclose(render_params(grid.grid_params()[rows], run_info=info, workspace=ws), grid.values[rows], rtol=1e-6, atol=1e-6)
-    result = evaluate_run(run, workspace=ws, show_progress=False, plot=False, render=True)
-    assert result["rmse"][RENDERED] > 0 and RENDERED in result["files"][HELD_OUT[0]]["rmse"]
-    assert result["ratios"]["agent_rendered_over_floor"] == pytest.approx(result["rmse"][RENDERED] / result["rmse"]["floor"])
     res = runner.invoke(app, ["--root", str(ws), "evaluate", str(run), "--render"])
     assert res.exit_code == 0 and "rendered" in res.output, res.output

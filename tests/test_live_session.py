@@ -78,7 +78,7 @@ def test_rehearsal_writes_the_input_length_and_a_log_that_scores_like_evaluate(r
     # scored by rlimpro evaluate --log: within 5 % of rlimpro evaluate on that file
     scored = CliRunner().invoke(app, ["--root", str(ws), "evaluate", "latest", "--synth", "fm", "--log", str(log)])
     assert scored.exit_code == 0, scored.output
-    live_rmse = float(re.search(r"RMSE agent ([0-9.]+)", scored.output).group(1))
+    live_rmse = float(re.search(r"distance agent ([0-9.]+)", scored.output).group(1))
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
     ref = evaluation["files"][HELD_OUT]["rmse"]["agent"]
     assert abs(live_rmse - ref) <= 0.05 * ref, (live_rmse, ref)

@@ -54,7 +54,7 @@ def test_pd_sine_matches_native_sample_by_sample(tmp_path, pd_sine):
 
 def test_other_sample_rate_and_odd_duration(pd_sine):
     sr = 48000
-    audio = pd_sine.render(np.array([[0.5, 0.5]]), duration=0.3337, sample_rate=sr)
+    audio = pd_sine.render(np.array([[0.5, 1.0]]), duration=0.3337, sample_rate=sr)
     assert audio.shape == (1, round(0.3337 * sr))
     expected = float(pd_sine.spec.params[0].to_physical(0.5))
     assert abs(peak_frequency(audio[0].astype(np.float64), sr) - expected) / expected < 0.005

@@ -1,13 +1,13 @@
 import pytest
 
-from rlimpro.descriptors.registry import DESCRIPTORS, GROUPS, descriptor_index, expand_features
+from rlimpro.descriptors.registry import DESCRIPTORS, GROUPS, UNITS, descriptor_index, expand_features
 from rlimpro.errors import ParameterError
 
 
 def test_canonical_order_and_counts():
-    assert len(DESCRIPTORS) == 2 + 13 + 12 + 7 + 2
+    assert len(DESCRIPTORS) == 2 + 13 + 12 + 10 + 3
     assert DESCRIPTORS[0] == "loudness-dBFS"
-    assert DESCRIPTORS[-1] == "pitch-confidence"
+    assert DESCRIPTORS[-1] == "pitch-midi"
     assert [d for d in DESCRIPTORS if d.startswith("chroma")][0] == "chroma-A"
     assert descriptor_index("mfcc-0") == 2
     assert len(set(DESCRIPTORS)) == len(DESCRIPTORS)
@@ -25,3 +25,9 @@ def test_expand_unknown_suggests():
         expand_features(["nonsense-thing"], source="features in x.yaml")
     with pytest.raises(ParameterError, match="empty"):
         expand_features([])
+
+
+def test_every_descriptor_has_a_unit():
+    assert set(UNITS) == set(DESCRIPTORS)
+    assert UNITS["pitch-midi"] == UNITS["centroid-midi"] == "semitones"
+    assert UNITS["loudness-dBFS"] == "dBFS"

@@ -15,6 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from rlimpro.cli import app
+from rlimpro.descriptors.registry import DESCRIPTORS
 from rlimpro.runs import list_runs, load_feature_space, load_synth_model, model_path, resolve_run
 from rlimpro.train import train
 from rlimpro.train_config import TrainConfig
@@ -54,13 +55,13 @@ def test_cli_train_leaves_a_complete_run_dir(ws):
     assert meta["status"] == "trained" and meta["steps"] >= 200
     assert meta["held_out_files"] == HELD_OUT and HELD_OUT[0] not in meta["train_files"]
     ev = json.loads((run / "evaluation.json").read_text())
-    assert set(ev["rmse"]) == {"agent", "random", "fixed", "floor"}
-    assert "steps/s" in res.output and "÷floor" in res.output
+    assert set(ev["rmse"]) == {"agent", "random", "fixed", "floor", "follower", "follower_smooth"}
+    assert "steps/s" in res.output and "follower" in res.output and "move/hop" in res.output
     # live and evaluate load the run's pieces by these functions
     assert resolve_run("latest", synth="sine", workspace=ws) == run.resolve()
     assert model_path(run).name == "best_model.zip"
     assert load_feature_space(run).features == ["loudness-dBFS", "centroid", "pitch-hz"]
-    assert load_synth_model(run).values.shape == (36, 36)
+    assert load_synth_model(run).values.shape == (36, len(DESCRIPTORS))
 
 
 def test_seed_makes_training_reproducible(ws):

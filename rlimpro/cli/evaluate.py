@@ -18,14 +18,15 @@ def evaluate(
     files: Annotated[list[str] | None, typer.Option("--files", "-f", help="File stems to play (repeat or comma-separate; default: the held-out files).")] = None,
     log: Annotated[Path | None, typer.Option("--log", help="Score this session log (CSV from rlimpro live) instead.", dir_okay=False)] = None,
     final: Annotated[bool, typer.Option("--final", help="Evaluate final_model.zip instead of best_model.zip.")] = False,
-    render: Annotated[bool, typer.Option("--render", help="Also render the agent's parameters with the real synth and score that sound.")] = False,
+    render: Annotated[bool, typer.Option("--render", help="Also score a Pure Data synth's rendered sound (native synths always are).")] = False,
     task: Annotated[str | None, typer.Option("--task", help="cross-adaptive: RUN is under crossadaptive/models (found by "
                                             "itself when RUN is a path); --files then names pairs.")] = None,
 ) -> None:
     """Play corpus files through the agent; write evaluation.json, evaluation.png and trajectories/ in the run.
 
-    RMSE per frame in the z space of the run's features_reward, for the agent, a random policy, the best fixed
-    setting and the per-frame best lookup row (floor). With --log, score a session log the same way.
+    The agent, the nearest-neighbour follower (and its movement-limited kin), the best fixed setting and a random
+    policy, each scored on the lookup model and on its trajectory rendered by the real synth: the reward's distance,
+    each reward descriptor's error in semitones / dB, and the movement per hop. With --log, score a session log.
     """
     from rlimpro.runs import resolve_run
 
@@ -51,15 +52,17 @@ def evaluate(
             r, q = result["rmse"], result["ratios"]
             info(
                 f"{log}: {result['frames_scored']} of {result['frames']} frames scored (silent frames left out); "
-                f"RMSE agent {r['agent']:.4f}, fixed {r['fixed']:.4f}, floor {r['floor']:.4f}; "
+                f"distance agent {r['agent']:.4f}, fixed {r['fixed']:.4f}, floor {r['floor']:.4f}; "
                 f"agent/floor {q['agent_over_floor']:.3f}"
             )
             return
-        from rlimpro.evaluate import evaluate_run, summary_table
+        from rlimpro.evaluate import evaluate_run, files_table, summary_table
 
         names = [s.strip() for f in files or [] for s in f.split(",") if s.strip()] or None
-        result = evaluate_run(run_dir, workspace=root, corpus=corpus, files=names, final=final, render=render)
+        result = evaluate_run(run_dir, workspace=root, corpus=corpus, files=names, final=final, render=render or None)
     out_console.print(summary_table(result))
+    if result.get("files") and not result.get("task"):
+        out_console.print(files_table(result))
     for w in result.get("warnings", []):
         warn(w)
     info(f"wrote {run_dir / 'evaluation.json'}, evaluation.png and trajectories/")

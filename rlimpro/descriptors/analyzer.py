@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import scipy.fft
 
-from rlimpro.descriptors.registry import DESCRIPTORS
+from rlimpro.descriptors.derived import derive
+from rlimpro.descriptors.registry import DESCRIPTORS, GROUPS, descriptor_index
 from rlimpro.errors import AudioError, ParameterError
 
 LOUDNESS_FLOOR_DB = -120.0  #: loudness of silence, dBFS
@@ -32,6 +33,12 @@ _SILENCE_RMS = 1e-6  # below this (-120 dBFS) a frame is treated as silence
 # each) stay in the CPU's caches and are reused by the allocator (see workers.keep_freed_memory):
 # 256 frames run 1.7x faster than 4096 on the 2-core CI machine (bench/bench_pd.py, "analysis only").
 _CHUNK_FRAMES = 256
+# kernel output columns, by name (the derived -midi columns are filled by derive())
+_MFCC = slice(descriptor_index("mfcc-0"), descriptor_index("mfcc-12") + 1)
+_CHROMA = slice(descriptor_index("chroma-A"), descriptor_index("chroma-G#") + 1)
+_SHAPE = slice(descriptor_index("centroid"), descriptor_index("crest") + 1)
+_PITCH = slice(descriptor_index("pitch-hz"), descriptor_index("pitch-confidence") + 1)
+assert GROUPS["specshape"][:7] == ("centroid", "spread", "skewness", "kurtosis", "rolloff", "flatness", "crest")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,19 +153,19 @@ class Analyzer:
 
         # mfcc: DCT-II (ortho) of log-mel power in dB
         mel_db = 10.0 * np.log10(np.maximum(power @ self._mel, 10.0 ** (MEL_FLOOR_DB / 10.0)))
-        out[:, 2:15] = scipy.fft.dct(mel_db, type=2, norm="ortho", axis=1)[:, :N_MFCC]
+        out[:, _MFCC] = scipy.fft.dct(mel_db, type=2, norm="ortho", axis=1)[:, :N_MFCC]
 
         # chroma, max-normalised
         chroma = power @ self._chroma
         cmax = chroma.max(axis=1, keepdims=True)
-        out[:, 15:27] = np.where(cmax > 1e-20, chroma / np.where(cmax > 1e-20, cmax, 1.0), 0.0)
+        out[:, _CHROMA] = np.where(cmax > 1e-20, chroma / np.where(cmax > 1e-20, cmax, 1.0), 0.0)
 
         # spectral shape (moments of the magnitude spectrum)
-        out[:, 27:34] = self._specshape(mag, power)
+        out[:, _SHAPE] = self._specshape(mag, power)
 
         # pitch (YIN on the mean-removed frame)
-        out[:, 34:36] = self._yin((x - x.mean(axis=1, keepdims=True)).astype(np.float32))
-        return out
+        out[:, _PITCH] = self._yin((x - x.mean(axis=1, keepdims=True)).astype(np.float32))
+        return derive(out)
 
     def _specshape(self, mag: np.ndarray, power: np.ndarray) -> np.ndarray:
         # Central moments from raw moments of the normalised magnitude spectrum (one matmul);
@@ -299,13 +306,16 @@ class Analyzer:
 
 
 def smooth_frames(frames: np.ndarray, n: int) -> np.ndarray:
-    """Causal rolling mean over ``n`` frames (fewer at the start), shape preserved."""
+    """Causal rolling mean over ``n`` frames (fewer at the start), shape preserved; for descriptor
+    frames (``len(DESCRIPTORS)`` columns) the derived ``-midi`` columns are derived again from the
+    smoothed values."""
     if n <= 1:
         return frames
     cs = np.cumsum(np.vstack([np.zeros((1, frames.shape[1])), frames]), axis=0)
     idx = np.arange(1, frames.shape[0] + 1)
     lo = np.maximum(idx - n, 0)
-    return (cs[idx] - cs[lo]) / (idx - lo)[:, None]
+    out = (cs[idx] - cs[lo]) / (idx - lo)[:, None]
+    return derive(out) if out.shape[1] == len(DESCRIPTORS) else out
 
 
 class StreamingAnalyzer:
@@ -347,7 +357,7 @@ class StreamingAnalyzer:
         self.frames_emitted += 1
         if self.settings.smooth > 1:
             self._recent.append(frame)
-            return np.mean(np.stack(self._recent), axis=0)
+            return derive(np.mean(np.stack(self._recent), axis=0))
         return frame
 
     def push(self, block: np.ndarray) -> np.ndarray:

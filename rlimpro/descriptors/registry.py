@@ -14,12 +14,17 @@ chroma     chroma-A … chroma-G# (12 pitch classes from A, max-     all 0
 specshape  centroid (Hz), spread (Hz), skewness, kurtosis of the   all 0; flatness 0 dB;
            magnitude spectrum; rolloff (Hz, 95 % of power);        crest 0 dB
            flatness (dB, geometric/arithmetic mean of power);
-           crest (dB, max/mean of magnitude)
-pitch      pitch-hz (YIN, de Cheveigné & Kawahara 2002, range      0 Hz and confidence 0
-           4 sr/(3 window) … sr/2, i.e. 57 Hz … 22 kHz at the
+           crest (dB, max/mean of magnitude); centroid-midi,
+           spread-midi, rolloff-midi (the same on the MIDI
+           semitone scale, 69 = 440 Hz)
+pitch      pitch-hz (YIN, de Cheveigné & Kawahara 2002, range      0 Hz and confidence 0;
+           4 sr/(3 window) … sr/2, i.e. 57 Hz … 22 kHz at the      pitch-midi 0
            defaults), pitch-confidence (1 - CMNDF at
-           the chosen lag, in [0, 1])
+           the chosen lag, in [0, 1]), pitch-midi (semitones,
+           69 = A4; 0 where the frame is not pitched)
 ========== ======================================================= ==========================
+
+The ``-midi`` descriptors are derived from the others (:mod:`rlimpro.descriptors.derived`).
 """
 
 from __future__ import annotations
@@ -34,14 +39,26 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "loudness": ("loudness-dBFS", "loudness-peak"),
     "mfcc": tuple(f"mfcc-{i}" for i in range(13)),
     "chroma": tuple(f"chroma-{p}" for p in PITCH_CLASSES),
-    "specshape": ("centroid", "spread", "skewness", "kurtosis", "rolloff", "flatness", "crest"),
-    "pitch": ("pitch-hz", "pitch-confidence"),
+    "specshape": (
+        "centroid", "spread", "skewness", "kurtosis", "rolloff", "flatness", "crest",
+        "centroid-midi", "spread-midi", "rolloff-midi",
+    ),
+    "pitch": ("pitch-hz", "pitch-confidence", "pitch-midi"),
 }
 
 #: Every descriptor in canonical order (the order of the groups above).
 DESCRIPTORS: tuple[str, ...] = tuple(name for names in GROUPS.values() for name in names)
 
 _INDEX = {name: i for i, name in enumerate(DESCRIPTORS)}
+
+#: The unit each descriptor is measured in ("" for dimensionless values).
+UNITS: dict[str, str] = {
+    **{n: "dBFS" for n in GROUPS["loudness"]},
+    **{n: "" for n in GROUPS["mfcc"] + GROUPS["chroma"]},
+    "centroid": "Hz", "spread": "Hz", "skewness": "", "kurtosis": "", "rolloff": "Hz", "flatness": "dB", "crest": "dB",
+    "centroid-midi": "semitones", "spread-midi": "semitones", "rolloff-midi": "semitones",
+    "pitch-hz": "Hz", "pitch-confidence": "", "pitch-midi": "semitones",
+}
 
 
 def descriptor_index(name: str) -> int:

@@ -32,3 +32,46 @@ def z_scale(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
         A table's per-descriptor mean and standard deviation, in the descriptors' units.
     """
     return np.where(constant_columns(mean, std), 1.0, np.asarray(std, dtype=np.float64))
+
+
+# ---------------------------------------------------------------- distances in musical units
+#: The change in a descriptor that counts as one unit of distance where a musician has a scale for it:
+#: a semitone of pitch, a minor third (3 semitones) of brightness (centroid, spread, rolloff), 3 dB of
+#: level. So a note a semitone off costs as much as a level 3 dB off, and as much as a brightness a
+#: minor third off. Every other descriptor is measured in standard deviations of the lookup table.
+PERCEPTUAL_UNITS: dict[str, float] = {
+    "pitch-midi": 1.0,
+    "centroid-midi": 3.0,
+    "spread-midi": 3.0,
+    "rolloff-midi": 3.0,
+    "loudness-dBFS": 3.0,
+    "loudness-peak": 3.0,
+}
+#: descriptors whose distance counts only on frames where the target is pitched
+PITCH_DESCRIPTORS = ("pitch-hz", "pitch-midi")
+#: distance units: "perceptual" (PERCEPTUAL_UNITS where defined, table standard deviations elsewhere)
+#: or "table" (standard deviations everywhere, every descriptor counted on every frame)
+DISTANCE_UNITS = ("perceptual", "table")
+
+
+def distance_unit(mean: np.ndarray, std: np.ndarray, *, units: str) -> np.ndarray:
+    """The divisor of each descriptor in distances, shape (D,), in the descriptor's own unit.
+
+    Parameters
+    ----------
+    mean, std : ndarray, shape (len(DESCRIPTORS),)
+        A table's mean and z-score divisor (``std`` as :func:`z_scale` makes it, > 0).
+    units : {"perceptual", "table"}
+        See :data:`DISTANCE_UNITS`.
+    """
+    from rlimpro.descriptors.registry import DESCRIPTORS
+    from rlimpro.errors import ParameterError
+
+    if units not in DISTANCE_UNITS:
+        raise ParameterError(f"distance units '{units}': choose {' or '.join(DISTANCE_UNITS)}")
+    unit = np.array(std, dtype=np.float64)
+    if units == "perceptual":
+        for i, name in enumerate(DESCRIPTORS):
+            if name in PERCEPTUAL_UNITS:
+                unit[i] = PERCEPTUAL_UNITS[name]
+    return unit

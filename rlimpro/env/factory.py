@@ -27,7 +27,7 @@ from rlimpro.env.improvisation import ImprovisationEnv
 from rlimpro.env.rewards import Reward
 from rlimpro.env.synth_model import LookupGrid, grid_from_table
 from rlimpro.errors import ConfigError, MismatchError, NotFoundError
-from rlimpro.tables import check_same_analysis, read_table
+from rlimpro.tables import check_descriptors, check_same_analysis, read_table
 from rlimpro.train_config import TrainConfig, load_config
 from rlimpro.workspace import did_you_mean, synth_dir, synth_source_dir
 
@@ -146,6 +146,7 @@ class TrainingSetup:
             action_type=c.action_type,
             step_size=c.step_size,
             reward=self.reward(),
+            movement_penalty=c.movement_penalty,
             max_episode_steps=c.max_episode_steps if split == "train" else None,
             target_change_prob=c.target_change_prob,
             corpus_fraction=c.corpus_fraction,
@@ -163,6 +164,7 @@ def _read_lookup(config: TrainConfig, *, workspace: Path, source: str) -> tuple[
     if not path.is_file():
         raise NotFoundError(f"{source}: the lookup table {path} does not exist; create it with `{lookup_command(config)}`")
     frame, meta = read_table(path)
+    check_descriptors(meta, what=str(path), fix=f"{lookup_command(config)} --force")
     exp = config.lookup
     for key, meta_key in (("subdiv", "subdiv"), ("params", "n_params")):
         want = getattr(exp, key)
@@ -219,6 +221,9 @@ def prepare(config: TrainConfig, *, workspace: Path, source: str = "config") -> 
             features_reward=config.reward_features,
             n_params=grid.n_params,
             reward_weights=config.reward_weights,
+            units=config.distance_units,
+            error=config.observe_error,
+            goal=config.observe_goal,
             source=source,
         )
     except ParameterError as exc:

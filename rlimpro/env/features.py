@@ -10,11 +10,26 @@ lookup table (std below ``1e-3 * max(1, |mean|)``, e.g. the peak level of an FM 
 amplitude) gets ``std = 1`` in its own unit (:func:`rlimpro.descriptors.scaling.z_scale`).
 
 Observation (float32, shape ``(2 F + N,)``): ``[synth z (F), target z (F), synth parameters (N)]``
-over the ``F`` observation features and the ``N`` synth parameters in [0, 1].
+over the ``F`` observation features and the ``N`` synth parameters in [0, 1]. With ``error=True``
+it also holds, after the target, the error the reward measures: ``(target - synth)`` of every reward
+feature in distance units (weighted and masked as in the distance, clipped to ``±clip``), shape
+``(2 F + R + N,)``. A z-scored pitch is a poor guide to tuning (a semitone is 0.05 of a table's
+standard deviation for a sine); the error block gives the agent the semitones and decibels it is
+scored on. With ``goal=True`` it also holds, before the parameters, the parameters of the lookup row
+nearest to the target (the follower's choice, :class:`~rlimpro.env.players.Follower`), shape
+``(2 F + E + 2 N,)``: a goal the agent may refine, smooth or distrust.
 
-Distance (the reward's and the evaluation's metric): weighted RMSE between two descriptor vectors
-over the reward features, in z space,
-``d = sqrt(sum_i w_i (z_a,i - z_t,i)^2 / sum_i w_i)``.
+Distance (the reward's and the evaluation's metric): weighted RMSE between a candidate's and a
+target's descriptor vectors over the reward features,
+``d = sqrt(sum_i w_i m_i ((a_i - t_i) / u_i)^2 / sum_i w_i)``, where ``u_i`` is the descriptor's
+distance unit. With ``units="perceptual"`` (:data:`~rlimpro.descriptors.scaling.PERCEPTUAL_UNITS`) a
+semitone of pitch, 3 dB of level and a minor third of brightness each count 1 and are not clipped;
+other descriptors count in table standard deviations, clipped to ``±clip``; the pitch descriptors count
+only on frames where the target is pitched (``m_i = 0`` elsewhere: a breath has no note to follow);
+and each descriptor's error counts at most :data:`ERROR_CAP` units (a note an octave off is as wrong as
+one three octaves off, or as no note at all).
+With ``units="table"`` (runs made before rlimpro 0.2) every ``u_i`` is the table's standard deviation,
+every value is clipped and ``m_i = 1``.
 """
 
 from __future__ import annotations
@@ -25,10 +40,11 @@ from typing import Any
 import numpy as np
 
 from rlimpro.descriptors.registry import DESCRIPTORS, descriptor_index, expand_features
-from rlimpro.descriptors.scaling import z_scale
+from rlimpro.descriptors.scaling import PERCEPTUAL_UNITS, PITCH_DESCRIPTORS, distance_unit, z_scale
 from rlimpro.errors import MismatchError, ParameterError
 
 Z_CLIP = 10.0  #: |z| is clipped to this many standard deviations
+ERROR_CAP = 12.0  #: with perceptual units, a descriptor's error counts at most this many units
 
 
 class FeatureSpace:
@@ -51,6 +67,12 @@ class FeatureSpace:
         Weight per reward descriptor (default 1). A group name sets every descriptor of the group.
     clip : float
         |z| bound, > 0.
+    units : {"perceptual", "table"}
+        Distance units (see the module docstring).
+    error : bool
+        Observe the reward features' error too (see the module docstring).
+    goal : bool
+        Observe the nearest lookup row's parameters too (see the module docstring).
     source : str
         Where the feature names come from, for error messages.
 
@@ -71,6 +93,9 @@ class FeatureSpace:
         n_params: int,
         reward_weights: Mapping[str, float] | None = None,
         clip: float = Z_CLIP,
+        units: str = "table",
+        error: bool = False,
+        goal: bool = False,
         source: str = "features",
     ):
         self.features: list[str] = expand_features(features, source=source)
@@ -96,6 +121,20 @@ class FeatureSpace:
         self.reward_weights = self._weights(reward_weights or {}, source=source)
         #: reward weights normalised to sum 1 (``d = sqrt(sum w (a - t)^2)``)
         self.reward_scale = np.sqrt(self.reward_weights / self.reward_weights.sum())
+        self.units = units
+        self.error = bool(error)
+        self.goal = bool(goal)
+        #: divisor of each descriptor in distances, shape (len(DESCRIPTORS),), the descriptor's unit
+        self.distance_unit = distance_unit(mean, std, units=units)
+        perceptual = np.array([units == "perceptual" and n in PERCEPTUAL_UNITS for n in DESCRIPTORS])
+        self._reward_clip = np.where(perceptual, np.inf, self.clip)[self.reward_index]
+        #: the largest error each weighted reward feature counts, shape (R,) (inf with table units)
+        self.error_cap = (ERROR_CAP if units == "perceptual" else np.inf) * self.reward_scale
+        #: positions, among the reward features, of the pitch descriptors masked on unpitched targets
+        self.pitch_positions = np.array(
+            [i for i, n in enumerate(self.features_reward) if units == "perceptual" and n in PITCH_DESCRIPTORS],
+            dtype=np.intp,
+        )
 
     def _weights(self, weights: Mapping[str, float], *, source: str) -> np.ndarray:
         from rlimpro.descriptors.registry import GROUPS
@@ -134,6 +173,9 @@ class FeatureSpace:
         n_params: int,
         reward_weights: Mapping[str, float] | None = None,
         clip: float = Z_CLIP,
+        units: str = "table",
+        error: bool = False,
+        goal: bool = False,
         source: str = "features",
     ) -> FeatureSpace:
         """Statistics from a lookup table's descriptor block.
@@ -154,6 +196,9 @@ class FeatureSpace:
             n_params=n_params,
             reward_weights=reward_weights,
             clip=clip,
+            units=units,
+            error=error,
+            goal=goal,
             source=source,
         )
 
@@ -165,6 +210,9 @@ class FeatureSpace:
             "reward_weights": {n: float(w) for n, w in zip(self.features_reward, self.reward_weights, strict=True)},
             "n_params": self.n_params,
             "clip": self.clip,
+            "units": self.units,
+            "error": self.error,
+            "goal": self.goal,
             "descriptors": list(DESCRIPTORS),
             "mean": [float(v) for v in self.mean],
             "std": [float(v) for v in self.std],
@@ -189,6 +237,9 @@ class FeatureSpace:
             std=np.asarray(data["std"]),
             n_params=int(data["n_params"]),
             clip=float(data.get("clip", Z_CLIP)),
+            units=str(data.get("units", "table")),
+            error=bool(data.get("error", False)),
+            goal=bool(data.get("goal", False)),
         )
 
     # ------------------------------------------------------------------ scaling
@@ -198,15 +249,26 @@ class FeatureSpace:
         return len(self.features)
 
     @property
+    def n_error(self) -> int:
+        """E, the size of the error block: R with ``error=True``, else 0."""
+        return len(self.reward_index) if self.error else 0
+
+    @property
+    def n_goal(self) -> int:
+        """G, the size of the goal block: N with ``goal=True``, else 0."""
+        return self.n_params if self.goal else 0
+
+    @property
     def observation_size(self) -> int:
-        """``2 F + N``."""
-        return 2 * self.n_features + self.n_params
+        """``2 F + E + G + N``."""
+        return 2 * self.n_features + self.n_error + self.n_goal + self.n_params
 
     def observation_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(low, high)``, float32, shape (2 F + N,): ``±clip`` for descriptors, [0, 1] for parameters."""
-        f, n = self.n_features, self.n_params
-        low = np.concatenate([np.full(2 * f, -self.clip), np.zeros(n)]).astype(np.float32)
-        high = np.concatenate([np.full(2 * f, self.clip), np.ones(n)]).astype(np.float32)
+        """``(low, high)``, float32, shape (2 F + E + G + N,): ``±clip`` for descriptors and errors, [0, 1]
+        for parameters (goal and synth)."""
+        d, n = 2 * self.n_features + self.n_error, self.n_goal + self.n_params
+        low = np.concatenate([np.full(d, -self.clip), np.zeros(n)]).astype(np.float32)
+        high = np.concatenate([np.full(d, self.clip), np.ones(n)]).astype(np.float32)
         return low, high
 
     def observation_space(self):
@@ -237,18 +299,70 @@ class FeatureSpace:
         return self.zscore(raw)[..., self.obs_index]
 
     def reward_features(self, raw: np.ndarray) -> np.ndarray:
-        """Clipped z-scores of the reward features times ``sqrt(normalised weight)``, shape (..., R).
+        """The reward features in distance units times ``sqrt(normalised weight)``, shape (..., R).
 
-        The Euclidean norm of a difference of two such vectors is :meth:`distance`.
+        ``(raw - mean) / distance_unit``, clipped to ``±clip`` where the unit is a table standard
+        deviation. The masked (:meth:`reward_mask`) Euclidean norm of a difference of two such vectors
+        is :meth:`distance`.
         """
-        return self.zscore(raw)[..., self.reward_index] * self.reward_scale
+        raw = np.asarray(raw, dtype=np.float64)
+        if raw.shape[-1] != len(DESCRIPTORS):
+            raise ParameterError(f"descriptor vectors must have {len(DESCRIPTORS)} columns, got shape {raw.shape}")
+        i = self.reward_index
+        scaled = (raw[..., i] - self.mean[i]) / self.distance_unit[i]
+        return np.clip(scaled, -self._reward_clip, self._reward_clip) * self.reward_scale
+
+    def reward_mask(self, target: np.ndarray) -> np.ndarray:
+        """Which reward features count for each target frame, shape (..., R), float 0/1: the pitch
+        descriptors do not count where the target is not pitched (``units="perceptual"`` only).
+
+        Parameters
+        ----------
+        target : ndarray, shape (..., len(DESCRIPTORS))
+            Raw descriptors of target frames.
+        """
+        from rlimpro.descriptors.derived import is_pitched
+
+        target = np.asarray(target, dtype=np.float64)
+        mask = np.ones((*target.shape[:-1], len(self.reward_index)))
+        if self.pitch_positions.size:
+            mask[..., self.pitch_positions] = is_pitched(target)[..., None]
+        return mask
 
     def packed(self, raw: np.ndarray) -> np.ndarray:
         """``[obs_features, reward_features]``, shape (..., F + R): the environment's per-row table."""
-        z = self.zscore(raw)
-        return np.concatenate([z[..., self.obs_index], z[..., self.reward_index] * self.reward_scale], axis=-1)
+        return np.concatenate([self.obs_features(raw), self.reward_features(raw)], axis=-1)
 
-    def observation(self, *, synth: np.ndarray, target: np.ndarray, params: np.ndarray) -> np.ndarray:
+    def packed_gates(self) -> dict[str, list]:
+        """The ``pitch-midi`` columns of :meth:`packed` rows and their unpitched values, for a
+        :class:`~rlimpro.env.synth_model.LookupGrid` that interpolates them over pitched rows only."""
+        from rlimpro.descriptors.derived import UNPITCHED
+
+        raw = np.zeros(len(DESCRIPTORS))
+        col = descriptor_index("pitch-midi")
+        raw[col] = UNPITCHED
+        packed = self.packed(raw)
+        cols = [i for i, d in enumerate(self.obs_index) if d == col]
+        cols += [len(self.obs_index) + i for i, d in enumerate(self.reward_index) if d == col]
+        return {"gated": cols, "unvoiced": [float(packed[c]) for c in cols]}
+
+    def packed_target(self, raw: np.ndarray) -> np.ndarray:
+        """``[obs_features, reward_features, reward_mask]``, shape (..., F + 2 R): a target row."""
+        return np.concatenate([self.packed(raw), self.reward_mask(raw)], axis=-1)
+
+    def error_features(self, synth_reward: np.ndarray, target_reward: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The observed error ``(target - synth) * mask``, clipped to ``±clip``, shape (..., R).
+
+        Parameters
+        ----------
+        synth_reward, target_reward : ndarray, shape (..., R)
+            :meth:`reward_features` of the synth and of the target.
+        mask : ndarray, shape (..., R)
+            :meth:`reward_mask` of the target.
+        """
+        return np.clip((target_reward - synth_reward) * mask, -self.clip, self.clip)
+
+    def observation(self, *, synth: np.ndarray, target: np.ndarray, params: np.ndarray, goal: np.ndarray | None = None) -> np.ndarray:
         """One observation from raw descriptor vectors.
 
         Parameters
@@ -259,29 +373,44 @@ class FeatureSpace:
             The target's (musician's) raw descriptors.
         params : ndarray, shape (N,)
             Synth parameters in [0, 1].
+        goal : ndarray, shape (N,), optional
+            The nearest lookup row's parameters (required with ``goal=True``).
 
         Returns
         -------
-        ndarray, shape (2 F + N,), float32
+        ndarray, shape (2 F + E + G + N,), float32
         """
         params = np.asarray(params, dtype=np.float64)
         if params.shape != (self.n_params,):
             raise ParameterError(f"params must have shape ({self.n_params},), got {params.shape}")
-        return np.concatenate(
-            [self.obs_features(synth), self.obs_features(target), np.clip(params, 0.0, 1.0)]
-        ).astype(np.float32)
+        parts = [self.obs_features(synth), self.obs_features(target)]
+        if self.error:
+            parts.append(self.error_features(self.reward_features(synth), self.reward_features(target), self.reward_mask(target)))
+        if self.goal:
+            if goal is None or np.shape(goal) != (self.n_params,):
+                raise ParameterError(f"this feature space observes a goal: give goal of shape ({self.n_params},)")
+            parts.append(np.clip(np.asarray(goal, dtype=np.float64), 0.0, 1.0))
+        parts.append(np.clip(params, 0.0, 1.0))
+        return np.concatenate(parts).astype(np.float32)
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Weighted RMSE in z space over the reward features.
+        """Weighted RMSE over the reward features, in distance units, of candidates ``a`` to targets ``b``.
 
         Parameters
         ----------
-        a, b : ndarray, shape (..., len(DESCRIPTORS))
-            Raw descriptor vectors (broadcastable).
+        a : ndarray, shape (..., len(DESCRIPTORS))
+            Raw descriptor vectors of the candidate (the synth).
+        b : ndarray, shape (..., len(DESCRIPTORS))
+            Raw descriptor vectors of the target (broadcastable with ``a``); its pitchedness masks
+            the pitch descriptors (:meth:`reward_mask`).
 
         Returns
         -------
         ndarray, shape (...,), >= 0
         """
-        diff = self.reward_features(a) - self.reward_features(b)
+        diff = self.capped((self.reward_features(a) - self.reward_features(b)) * self.reward_mask(b))
         return np.sqrt(np.sum(diff * diff, axis=-1))
+
+    def capped(self, diff: np.ndarray) -> np.ndarray:
+        """Masked differences of reward features with each error capped at :attr:`error_cap`, shape (..., R)."""
+        return np.clip(diff, -self.error_cap, self.error_cap)

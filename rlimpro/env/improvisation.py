@@ -6,8 +6,11 @@ Per step ``t`` (see DESIGN.md "The environment"):
 2. the synth's descriptors at the new parameters come from the lookup grid (:mod:`rlimpro.env.synth_model`,
    nearest or multilinear, O(1));
 3. the reward compares them with target ``t`` — the frame the agent observed when it acted — by the
-   weighted z-space RMSE over ``features_reward``, shaped by ``reward_type`` (:mod:`rlimpro.env.rewards`);
-4. the next observation is ``[synth z, target t+1 z, parameters]`` (float32, bounded).
+   weighted RMSE over ``features_reward`` in distance units (:meth:`FeatureSpace.distance`), shaped by
+   ``reward_type`` (:mod:`rlimpro.env.rewards`), minus ``movement_penalty`` times the mean absolute
+   parameter change of the step (in [0, 1] parameter units);
+4. the next observation is ``[synth z, target t+1 z, (error), parameters]`` (float32, bounded; see
+   :class:`~rlimpro.env.features.FeatureSpace`).
 
 Episodes are truncated (never terminated: tracking has no terminal state) at the end of the episode's
 targets: ``max_episode_steps`` steps, or a whole corpus file when that is ``None``. ``info["distance"]``
@@ -54,6 +57,9 @@ class ImprovisationEnv(gym.Env):
         Parameter change per step (incremental action types).
     reward : Reward, optional
         Default ``Reward("linear")``.
+    movement_penalty : float
+        Subtracted from the reward per unit of mean absolute parameter change in a step (>= 0): a
+        follower that does not jitter sounds steadier than one that chases every frame.
     interpolation : {"nearest", "multilinear"}, optional
     max_episode_steps : int or None
         Episode length; ``None`` plays corpus files whole.
@@ -81,6 +87,7 @@ class ImprovisationEnv(gym.Env):
         action_type: str = "discrete",
         step_size: float = 0.05,
         reward: Reward | None = None,
+        movement_penalty: float = 0.0,
         interpolation: str | None = None,
         max_episode_steps: int | None = 256,
         target_change_prob: float = 0.02,
@@ -102,17 +109,27 @@ class ImprovisationEnv(gym.Env):
         self.render_mode = None
         self.feature_space = feature_space
         self.n_params = grid.n_params
-        self.raw_grid = grid if interpolation is None else LookupGrid(
+        self.raw_grid = grid if interpolation is None else LookupGrid.of_descriptors(
             grid.values, n_params=grid.n_params, subdiv=grid.subdiv, interpolation=interpolation  # type: ignore[arg-type]
         )
-        #: packed z rows ([obs features, weighted reward features]) on the same grid
-        self.model = self.raw_grid.with_values(feature_space.packed(grid.values))
+        #: packed z rows ([obs features, weighted reward features]) on the same grid, pitch-midi gated
+        self.model = self.raw_grid.with_values(feature_space.packed(grid.values), **feature_space.packed_gates())
         self.actions = ActionMap(action_type, n_params=self.n_params, step_size=step_size)
         self.reward_fn = reward or Reward("linear")
-        packed_corpus = {stem: feature_space.packed(frames) for stem, frames in (corpus or {}).items() if len(frames)}
+        if not (math.isfinite(movement_penalty) and movement_penalty >= 0):
+            raise ParameterError(f"movement_penalty {movement_penalty} must be a finite number >= 0")
+        self.movement_penalty = float(movement_penalty)
+        grid_targets = feature_space.packed_target(grid.values)
+        packed_corpus = {stem: feature_space.packed_target(frames) for stem, frames in (corpus or {}).items() if len(frames)}
+        if feature_space.goal:  # the follower's parameters of every target frame, computed once
+            from rlimpro.env.players import Follower
+
+            follower = Follower(feature_space, grid.values, grid.grid_params())
+            grid_targets = np.concatenate([grid_targets, grid.grid_params()], axis=1)
+            packed_corpus = {stem: np.concatenate([rows, follower.params(corpus[stem])], axis=1) for stem, rows in packed_corpus.items()}
         self.targets = TargetSource(
             mode=training_mode,
-            grid_rows=self.model.values,
+            grid_rows=grid_targets,
             corpus=packed_corpus,
             episode_steps=max_episode_steps,
             change_prob=target_change_prob,
@@ -129,6 +146,9 @@ class ImprovisationEnv(gym.Env):
         self.action_space = self.actions.space()
         self.observation_space = feature_space.observation_space()
         self._f = feature_space.n_features
+        self._r = len(feature_space.reward_index)
+        self._e = feature_space.n_error
+        self._g = feature_space.n_goal
         self._obs_size = feature_space.observation_size
         self.params = self.default_params.copy()
         self.episode: Episode | None = None
@@ -159,24 +179,32 @@ class ImprovisationEnv(gym.Env):
     def step(self, action):
         if self.episode is None:
             raise ParameterError("call reset() before step()")
-        self.params = p = self.actions.apply(self.params, action)
+        previous = self.params
+        self.params = p = self.actions.apply(previous, action)
         self._synth = synth = self.model(p)
-        f = self._f
-        targets = self.episode.targets
-        diff = synth[f:] - targets[self._t, f:]
+        f, r = self._f, self._r
+        target = self.episode.targets[self._t]
+        diff = self.feature_space.capped((synth[f:] - target[f : f + r]) * target[f + r : f + 2 * r])
         distance = math.sqrt(float(np.dot(diff, diff)))
         reward = self.reward_fn(distance)
+        if self.movement_penalty:
+            reward -= self.movement_penalty * float(np.mean(np.abs(p - previous)))
         self._t += 1
         truncated = self._t >= self._len
-        obs = self._observation(targets[self._len - 1 if truncated else self._t])
+        obs = self._observation(self.episode.targets[self._len - 1 if truncated else self._t])
         return obs, reward, False, truncated, {"distance": distance}
 
     def _observation(self, target: np.ndarray) -> np.ndarray:
-        f = self._f
+        """``target``: a packed target row ``[obs F, reward R, mask R, (goal N)]``."""
+        f, r, e, g = self._f, self._r, self._e, self._g
         obs = np.empty(self._obs_size, dtype=np.float32)
         obs[:f] = self._synth[:f]
         obs[f : 2 * f] = target[:f]
-        obs[2 * f :] = self.params
+        if e:
+            obs[2 * f : 2 * f + e] = self.feature_space.error_features(self._synth[f:], target[f : f + r], target[f + r : f + 2 * r])
+        if g:
+            obs[2 * f + e : 2 * f + e + g] = target[f + 2 * r :]
+        obs[2 * f + e + g :] = self.params
         return obs
 
     # ------------------------------------------------------------------ helpers

@@ -9,7 +9,12 @@ turned into a row by arithmetic, never by searching the table:
   from a CSV give the same row as the ones computed);
 - ``multilinear``: the ``2 ** N`` corners of the grid cell around ``p`` weighted by
   ``prod_k (f_k if corner_k else 1 - f_k)`` with ``f_k`` the position inside the cell; exact at grid
-  points and continuous in ``p``.
+  points and continuous in ``p``. A note cannot be averaged with "no note", nor with a note an octave
+  away: the *gated* columns (``pitch-midi``, whose unpitched value is 0) are interpolated over the
+  pitched corners only, are unpitched where those corners weigh less than half, and take the heaviest
+  pitched corner's value where the pitched corners disagree by more than :data:`PITCH_JUMP` semitones
+  (a pitch tracker's octave jump, or a register break of the synth: no sound lies halfway)
+  (:meth:`LookupGrid.of_descriptors`).
 
 Both are O(1) per query in the table size. :func:`nearest_by_scan` is the prototype's method (an
 argmin over every row), kept as the reference for tests and the baseline for ``bench/bench_env.py``.
@@ -17,6 +22,7 @@ argmin over every row), kept as the reference for tests and the baseline for ``b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -25,6 +31,7 @@ from rlimpro.descriptors.registry import DESCRIPTORS
 from rlimpro.errors import MismatchError, ParameterError
 
 INTERPOLATIONS = ("nearest", "multilinear")
+PITCH_JUMP = 6.0  #: semitones between pitched corners beyond which a gated column is not interpolated
 _TIE = 1e-9  # tolerance of the half-way rule of nearest indexing (grid units)
 Interpolation = Literal["nearest", "multilinear"]
 
@@ -42,6 +49,14 @@ class LookupGrid:
     subdiv : int
         Grid points per parameter, >= 2.
     interpolation : {"nearest", "multilinear"}
+    pitch : ndarray, shape (rows,), optional
+        Each row's note (raw ``pitch-midi``; 0 where the row has no pitch), which decides how the
+        ``gated`` columns are interpolated.
+    gated : sequence of int
+        Columns interpolated over voiced corners only (multilinear); they take ``unvoiced`` where the
+        voiced corners weigh less than half.
+    unvoiced : sequence of float
+        The value of each gated column where the sound has no pitch.
 
     Raises
     ------
@@ -49,7 +64,17 @@ class LookupGrid:
         Inconsistent shapes or an unknown interpolation.
     """
 
-    def __init__(self, values: np.ndarray, *, n_params: int, subdiv: int, interpolation: Interpolation = "nearest"):
+    def __init__(
+        self,
+        values: np.ndarray,
+        *,
+        n_params: int,
+        subdiv: int,
+        interpolation: Interpolation = "nearest",
+        pitch: np.ndarray | None = None,
+        gated: Sequence[int] = (),
+        unvoiced: Sequence[float] = (),
+    ):
         values = np.ascontiguousarray(values, dtype=np.float64)
         if n_params < 1 or subdiv < 2:
             raise ParameterError(f"a lookup grid needs n_params >= 1 and subdiv >= 2, got {n_params} and {subdiv}")
@@ -70,10 +95,31 @@ class LookupGrid:
         corners = (np.arange(2**n_params)[:, None] >> np.arange(n_params - 1, -1, -1)[None, :]) & 1
         self._corners = corners.astype(bool)  # (2^N, N)
         self._corner_offsets = corners @ self.strides  # (2^N,)
+        self.gated = np.asarray(gated, dtype=np.intp)
+        self.unvoiced = np.asarray(unvoiced, dtype=np.float64)
+        if self.gated.shape != self.unvoiced.shape or (self.gated.size and pitch is None):
+            raise ParameterError("gated columns need one unvoiced value each and the rows' pitch")
+        self.pitch = None if pitch is None else np.asarray(pitch, dtype=np.float64)
+        if self.pitch is not None and self.pitch.shape != (values.shape[0],):
+            raise ParameterError(f"pitch must have shape ({values.shape[0]},), got {self.pitch.shape}")
+        self._voiced_f = None if self.pitch is None else (self.pitch != 0).astype(np.float64)
 
-    def with_values(self, values: np.ndarray) -> LookupGrid:
-        """The same grid and interpolation over other per-row values (same row order)."""
-        return LookupGrid(values, n_params=self.n_params, subdiv=self.subdiv, interpolation=self.interpolation)
+    @classmethod
+    def of_descriptors(cls, values: np.ndarray, *, n_params: int, subdiv: int, interpolation: Interpolation = "nearest") -> LookupGrid:
+        """A grid of raw descriptors (every descriptor, canonical order), ``pitch-midi`` gated by the rows' pitch."""
+        from rlimpro.descriptors.derived import UNPITCHED
+        from rlimpro.descriptors.registry import descriptor_index
+
+        values = np.asarray(values, dtype=np.float64)
+        col = descriptor_index("pitch-midi")
+        return cls(values, n_params=n_params, subdiv=subdiv, interpolation=interpolation,
+                   pitch=np.where(values[:, col] != UNPITCHED, values[:, col], 0.0), gated=[col], unvoiced=[UNPITCHED])
+
+    def with_values(self, values: np.ndarray, *, gated: Sequence[int] = (), unvoiced: Sequence[float] = ()) -> LookupGrid:
+        """The same grid, interpolation and rows' pitch over other per-row values (same row order),
+        with their own gated columns."""
+        return LookupGrid(values, n_params=self.n_params, subdiv=self.subdiv, interpolation=self.interpolation,
+                          pitch=self.pitch if len(gated) else None, gated=gated, unvoiced=unvoiced)
 
     # ------------------------------------------------------------------ queries
     def index(self, params: np.ndarray) -> int:
@@ -88,8 +134,22 @@ class LookupGrid:
         i0 = np.minimum(np.floor(x), self._s1 - 1.0)
         f = x - i0
         w = np.where(self._corners, f, 1.0 - f).prod(axis=1)
-        base = int(np.dot(i0, self._strides_f))
-        return w @ self.values[base + self._corner_offsets]
+        rows = int(np.dot(i0, self._strides_f)) + self._corner_offsets
+        corners = self.values[rows]
+        out = w @ corners
+        if self.gated.size:
+            wv = w * self._voiced_f[rows]
+            total = wv.sum()
+            if total < 0.5:
+                out[self.gated] = self.unvoiced
+            else:
+                g = corners[:, self.gated]
+                notes = self.pitch[rows][wv > 0]
+                if notes.max() - notes.min() > PITCH_JUMP:  # no sound lies halfway
+                    out[self.gated] = g[int(np.argmax(wv))]
+                else:
+                    out[self.gated] = (wv @ g) / total
+        return out
 
     def batch(self, params: np.ndarray) -> np.ndarray:
         """Values at many parameter vectors.
@@ -112,7 +172,18 @@ class LookupGrid:
         f = x - i0
         w = np.where(self._corners[None], f[:, None, :], 1.0 - f[:, None, :]).prod(axis=2)  # (B, 2^N)
         rows = (i0.astype(np.int64) @ self.strides)[:, None] + self._corner_offsets[None, :]
-        return np.einsum("bc,bck->bk", w, self.values[rows])
+        out = np.einsum("bc,bck->bk", w, self.values[rows])
+        if self.gated.size:
+            wv = w * self._voiced_f[rows]  # (B, 2^N)
+            total = wv.sum(axis=1)
+            g = self.values[rows][:, :, self.gated]  # (B, 2^N, k)
+            mixed = np.einsum("bc,bck->bk", wv, g) / np.maximum(total, 1e-12)[:, None]
+            notes, seen = self.pitch[rows], wv > 0
+            spread = np.where(seen, notes, -np.inf).max(axis=1) - np.where(seen, notes, np.inf).min(axis=1)
+            heaviest = g[np.arange(len(g)), np.argmax(wv, axis=1)]
+            mixed = np.where((spread > PITCH_JUMP)[:, None], heaviest, mixed)
+            out[:, self.gated] = np.where((total >= 0.5)[:, None], mixed, self.unvoiced[None, :])
+        return out
 
     def grid_params(self) -> np.ndarray:
         """Parameters of every row, shape (subdiv ** N, N), C order."""
@@ -159,7 +230,7 @@ def grid_from_table(frame: Any, meta: dict[str, Any], *, interpolation: Interpol
         raise MismatchError(f"{source}: columns {', '.join(missing[:5])} are missing; re-create it with rlimpro lookup")
     if len(frame) != s**n:
         raise MismatchError(f"{source}: {len(frame)} rows, but a grid of {s}^{n} points has {s**n}; re-create it")
-    grid = LookupGrid(frame[list(DESCRIPTORS)].to_numpy(np.float64), n_params=n, subdiv=s, interpolation=interpolation)
+    grid = LookupGrid.of_descriptors(frame[list(DESCRIPTORS)].to_numpy(np.float64), n_params=n, subdiv=s, interpolation=interpolation)
     if not np.allclose(frame[pcols].to_numpy(np.float64), grid.grid_params(), atol=1e-6, rtol=0):
         raise MismatchError(f"{source}: rows are not the grid linspace(0, 1, {s}) in C order; re-create it with rlimpro lookup")
     if not np.isfinite(grid.values).all():

@@ -15,7 +15,12 @@ Per frame ``t`` with the musician's raw descriptors ``target_t`` (the environmen
 Silence: a run trained with ``active_only`` (the default) never saw inactive corpus frames (unsmoothed
 RMS loudness at or below the corpus silence threshold, -60 dBFS). Live, such frames are not decided
 on: the parameters are held until the musician plays again, which is the live equivalent of
-skipping them, and keeps the session's trajectory the evaluation's.
+skipping them, and keeps the session's trajectory the evaluation's. Meanwhile the outputs that make
+sound follow the run's ``silence`` (:mod:`rlimpro.synths.silence`; ``fade`` by default: silent
+within 100 ms, back with the next note).
+
+A run that observes a goal (``observe_goal``) gets it per frame from the run's follower
+(:class:`~rlimpro.env.players.Follower`: a KD-tree query over the lookup rows), as in training.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ class LiveAgent:
     run_dir, model_path : Path
         Where the model came from (for the log).
     algorithm, action_type : str
+    silence : {"hold", "fade", "gate"}
+        What the sound outputs do while the musician rests.
     """
 
     def __init__(
@@ -75,6 +82,7 @@ class LiveAgent:
         model_path: Path | None = None,
         algorithm: str = "",
         sb3_model: Any = None,
+        silence: str = "hold",
     ):
         n = feature_space.n_params
         if grid.n_params != n or actions.n_params != n or spec.n_params != n:
@@ -101,6 +109,12 @@ class LiveAgent:
         self.algorithm = algorithm
         self.action_type = actions.action_type
         self.sb3_model = sb3_model
+        self.silence = silence
+        self.follower = None
+        if feature_space.goal:
+            from rlimpro.env.players import Follower
+
+            self.follower = Follower(feature_space, grid.values, grid.grid_params())
         self.initial_params = np.clip(np.asarray(initial_params, dtype=np.float64), 0.0, 1.0)
         if self.initial_params.shape != (n,):
             raise ParameterError(f"initial parameters must have shape ({n},), got {self.initial_params.shape}")
@@ -133,7 +147,7 @@ class LiveAgent:
         descriptors : ndarray, shape (len(DESCRIPTORS),)
             The synth's raw descriptors at ``params`` from the lookup grid.
         """
-        obs = self.features.observation(synth=self.synth, target=target, params=self.params)
+        obs = self._observation(target)
         action = self.policy.predict(obs)
         self.params = self.actions.apply(self.params, action)
         self.synth = self.grid(self.params)
@@ -142,12 +156,16 @@ class LiveAgent:
 
     def decide_sb3(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`decide` through SB3's own ``predict`` (torch), for comparison in benchmarks."""
-        obs = self.features.observation(synth=self.synth, target=target, params=self.params)
+        obs = self._observation(target)
         action, _ = self.sb3_model.predict(obs, deterministic=True)
         self.params = self.actions.apply(self.params, action)
         self.synth = self.grid(self.params)
         self.decisions += 1
         return self.params, self.synth
+
+    def _observation(self, target: np.ndarray) -> np.ndarray:
+        goal = None if self.follower is None else self.follower.params(target)[0]
+        return self.features.observation(synth=self.synth, target=target, params=self.params, goal=goal)
 
     def hold(self) -> tuple[np.ndarray, np.ndarray]:
         """No decision (silence): the current parameters and descriptors."""
@@ -265,4 +283,5 @@ def load_agent(*, synth: str, model: str, workspace: Path) -> LiveAgent:
         model_path=zip_path,
         algorithm=type(sb3_model).__name__,
         sb3_model=sb3_model,
+        silence=getattr(config, "silence", "hold"),
     )

@@ -140,6 +140,11 @@ class DeviceIO:
         Frames per callback; 0 lets PortAudio choose (lowest latency on JACK: the server's period).
     initial_params : ndarray, shape (N,)
         Parameters the synth plays until :meth:`set_params` is called.
+    silence : str
+        Output mode "synth": what the voice does while the musician rests (``hold``, ``fade``, ``gate``;
+        :mod:`rlimpro.synths.silence`), following the ``active`` flag of :meth:`set_params`.
+    hop : int
+        Analysis hop (samples at the analysis rate), the time unit of the silence ramps.
 
     Raises
     ------
@@ -161,6 +166,8 @@ class DeviceIO:
         sample_rate: int | None = None,
         blocksize: int = 0,
         initial_params: np.ndarray | None = None,
+        silence: str = "hold",
+        hop: int = 512,
     ):
         sd = _sd()
         self._sd = sd
@@ -191,7 +198,12 @@ class DeviceIO:
         self._started = False
         # output mode "synth"
         self._params = None if initial_params is None else np.asarray(initial_params, dtype=np.float64).copy()
+        self._active = True
         self._voice = output_voice(self.sample_rate) if output_voice is not None else None
+        from rlimpro.synths.silence import SilenceGain
+
+        device_hop = max(1, int(round(hop * self.sample_rate / self.analysis_rate)))
+        self._silence = SilenceGain(silence, hop=device_hop, sample_rate=self.sample_rate)
         # output mode "written audio"
         self._fifo: collections.deque[np.ndarray] = collections.deque()
         self._fifo_lock = threading.Lock()
@@ -251,11 +263,11 @@ class DeviceIO:
     def _render(self, outdata: np.ndarray, frames: int) -> None:
         """Output mode "synth": the voice ramps to the newest parameters across the block."""
         self.output_blocks += 1
-        params = self._params
+        params, active = self._params, self._active
         if params is None:
             outdata.fill(0.0)
             return
-        block = self._voice.render_block(params, frames)
+        block = self._silence.apply(self._voice.render_block(params, frames), active)
         outdata[:] = block[:, None]
 
     def _play(self, outdata: np.ndarray, frames: int) -> None:
@@ -302,9 +314,11 @@ class DeviceIO:
         self._guard(self._fill, outdata, frames)
 
     # ------------------------------------------------------------------ main thread
-    def set_params(self, params: np.ndarray) -> None:
-        """Output mode "synth": publish new parameters (shape (N,)); the next output block ramps to them."""
+    def set_params(self, params: np.ndarray, *, active: bool = True) -> None:
+        """Output mode "synth": publish new parameters (shape (N,)) and whether the musician plays; the
+        next output block ramps to them (and its gain toward silence while the musician rests)."""
         self._params = np.array(params, dtype=np.float64)  # a fresh array: the swap is atomic
+        self._active = bool(active)
 
     def write(self, processed: np.ndarray) -> None:
         """Output mode "written audio": queue one hop (analysis rate, shape (hop,)) for the output."""

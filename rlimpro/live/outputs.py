@@ -99,7 +99,7 @@ class Sink:
     def start(self) -> None:
         """Open whatever needs opening (called once, before the first decision)."""
 
-    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None) -> None:
+    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
         """One decision: ``params`` (N,) in [0, 1], ``descriptors`` (D,), the musician's ``hop`` or None."""
 
     def close(self, *, ok: bool) -> None:
@@ -129,11 +129,17 @@ class SoundFileSink(Sink):
         Add the musician as channel 2.
     n_samples : int, optional
         Trim the file to this many samples on close (the input's length; the last hop is padded).
+    silence : str
+        What the synth does while the musician rests (:mod:`rlimpro.synths.silence`).
     """
 
     name = "file"
 
-    def __init__(self, path: Path, *, voice: Any, sample_rate: int, hop: int, mix: bool, n_samples: int | None = None):
+    def __init__(self, path: Path, *, voice: Any, sample_rate: int, hop: int, mix: bool, n_samples: int | None = None,
+                 silence: str = "hold"):
+        from rlimpro.synths.silence import SilenceGain
+
+        self.silence = SilenceGain(silence, hop=hop, sample_rate=sample_rate)
         self.path = Path(path)
         self.voice = voice
         self.sample_rate = int(sample_rate)
@@ -147,13 +153,13 @@ class SoundFileSink(Sink):
         self._file = PendingSoundFile(self.path, sample_rate=self.sample_rate, channels=2 if self.mix else 1,
                                       fmt=SOUNDFILE_FORMATS[self.path.suffix.lower()])
 
-    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None) -> None:
+    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
         n = self.hop
         if self.n_samples is not None:
             n = min(n, self.n_samples - self.frames_written)
             if n <= 0:
                 return
-        synth = self.voice.render_block(params, self.hop)[:n]
+        synth = self.silence.apply(self.voice.render_block(params, self.hop), active)[:n]
         if self.mix:
             musician = np.zeros(n) if hop is None else np.asarray(hop[:n], dtype=np.float64)
             block = np.stack([synth, musician], axis=1)
@@ -191,13 +197,18 @@ class TrajectoryFileSink(Sink):
     mix : bool
     n_samples : int, optional
         The input's length in samples.
+    silence : str
+        What the synth does while the musician rests (:mod:`rlimpro.synths.silence`), applied to the render.
     """
 
     name = "file"
 
-    def __init__(self, path: Path, *, spec: Any, sample_rate: int, hop: int, mix: bool, n_samples: int | None = None):
+    def __init__(self, path: Path, *, spec: Any, sample_rate: int, hop: int, mix: bool, n_samples: int | None = None,
+                 silence: str = "hold"):
         self.path = Path(path)
         self.spec = spec
+        self.silence = silence
+        self._active: list[bool] = []
         self.sample_rate = int(sample_rate)
         self.hop = int(hop)
         self.mix = mix
@@ -206,8 +217,9 @@ class TrajectoryFileSink(Sink):
         self._params: list[np.ndarray] = []
         self._hops: list[np.ndarray] = []
 
-    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None) -> None:
+    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
         self._params.append(np.array(params, dtype=np.float64))
+        self._active.append(bool(active))
         if self.mix:
             self._hops.append(np.zeros(self.hop) if hop is None else np.asarray(hop, dtype=np.float64)[: self.hop])
 
@@ -216,7 +228,8 @@ class TrajectoryFileSink(Sink):
             return
         from rlimpro.synths import render_trajectory
 
-        audio = render_trajectory(self.spec, np.stack(self._params), hop=self.hop, sample_rate=self.sample_rate)
+        audio = render_trajectory(self.spec, np.stack(self._params), hop=self.hop, sample_rate=self.sample_rate,
+                                  active=np.array(self._active), silence=self.silence)
         n = audio.shape[0] if self.n_samples is None else min(audio.shape[0], self.n_samples)
         audio = audio[:n].astype(np.float64)
         if self.mix:
@@ -247,8 +260,8 @@ class DeviceSink(Sink):
     def __init__(self, device_io: Any):
         self.io = device_io
 
-    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None) -> None:
-        self.io.set_params(params)
+    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
+        self.io.set_params(params, active=active)
 
     def stats(self) -> dict[str, Any]:
         return {"sample_rate": self.io.sample_rate, "output_blocks": self.io.output_blocks,
@@ -265,7 +278,7 @@ class OscSink(Sink):
 
         self.sender = OscSender(host=host, port=port, features=features)
 
-    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None) -> None:
+    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
         self.sender.send(params, descriptors)
 
     def close(self, *, ok: bool) -> None:
@@ -311,7 +324,7 @@ class PdSink(Sink):
         self.player = PdLivePlayer(self.spec, audio=self.audio, sample_rate=self.sample_rate)
         self.player.start()
 
-    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None) -> None:
+    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
         if self._last is not None and np.array_equal(params, self._last):
             self.player.check()  # nothing new to send; still notice a dead Pd
             return

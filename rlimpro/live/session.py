@@ -401,6 +401,7 @@ def run_live(
             "decisions": agent.decisions,
             "held_silent": agent.held,
             "silence_db": agent.silence_db,
+            "silence": agent.silence,
             "latency": {"what": "analysis of one hop + policy + parameter update, per decided hop",
                         **latency.summary()},
             "scheduling": scheduling,
@@ -423,6 +424,8 @@ def run_live(
                 output_device=out_dev,
                 analysis_rate=sr,
                 initial_params=agent.params,
+                silence=agent.silence,
+                hop=hop,
             )
             end.opened(io)
         for o in outs:
@@ -433,11 +436,11 @@ def run_live(
                 if has_voice:
                     sinks.append(
                         SoundFileSink(Path(o.target), voice=agent.voice(sample_rate=sr), sample_rate=sr, hop=hop,
-                                      mix=mix, n_samples=n_samples)
+                                      mix=mix, n_samples=n_samples, silence=agent.silence)
                     )
                 else:  # Pd, SuperCollider: the session's trajectory, rendered when it ends
                     sinks.append(TrajectoryFileSink(Path(o.target), spec=agent.spec, sample_rate=sr, hop=hop,
-                                                    mix=mix, n_samples=n_samples))
+                                                    mix=mix, n_samples=n_samples, silence=agent.silence))
             elif o.kind == "midi":
                 from rlimpro.midi.sink import MidiSink
 
@@ -461,7 +464,7 @@ def run_live(
         def emit(params: np.ndarray, target: np.ndarray, desc: np.ndarray, hop_audio: np.ndarray | None,
                  t: float, decided: bool) -> None:
             for s in sinks:
-                s.on_decision(params, desc, hop_audio)
+                s.on_decision(params, desc, hop_audio, active=decided)
             session_log.add(time=t, active=decided, params=params, target=target, agent=desc)
 
         try:

@@ -70,7 +70,9 @@ class MidiSink(Sink):
 
         self.out, self.port_name, self.api = open_output(self.port or None)
 
-    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None) -> None:
+    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
+        # while the musician rests the parameters are held (nothing moves, nothing is sent); a hardware
+        # synth's own level is the player's to set
         msgs = self.encoder.changes(params)
         for m in msgs:
             self.out.send_message(m)

@@ -201,7 +201,7 @@ class SuperColliderSink(Sink):
         self.player.start(self.initial)
         self._last = self.initial
 
-    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None) -> None:
+    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
         assert self.player is not None
         if self._last is not None and np.array_equal(params, self._last):
             self.player.check()

@@ -12,8 +12,9 @@ from typing import Protocol
 import numpy as np
 
 from rlimpro.synths.engine import Engine, Voice
-from rlimpro.synths.registry import engine_class, engine_names, make_engine, render_trajectory
+from rlimpro.synths.registry import engine_class, engine_names, make_engine
 from rlimpro.synths.spec import ParamSpec, SynthSpec, load_spec
+from rlimpro.synths.trajectory import render_trajectory
 
 
 class Renderer(Protocol):

@@ -153,12 +153,14 @@ class Engine(abc.ABC):
         Returns
         -------
         ndarray, shape (T * hop,), float32
-            Hop ``t`` (samples ``t*hop … (t+1)*hop-1``) moves from ``params[t-1]`` to ``params[t]``
-            (ramped across the hop by engines that ramp, set at its start by the others); hop 0
-            plays ``params[0]`` steadily from the synth's load state. State (phase, filters,
+            Hop ``t`` (samples ``t*hop … (t+1)*hop-1``) moves from ``params[t-1]`` to ``params[t]``,
+            ramped across the hop by engines with a voice (hop 0 ramps from the synth's default
+            parameters, as a live voice starts), set at the start of the hop by the others (Pd,
+            SuperCollider). The synth starts from its load state; its state (phase, filters,
             envelopes) runs on across hops.
 
         The default runs :meth:`voice` block by block; engines without an in-process voice override it.
+        :func:`rlimpro.synths.render_trajectory` adds the live silence gain.
         """
         p = check_params(params, self.n_params, self.spec.name)
         hop = int(hop)
@@ -167,9 +169,8 @@ class Engine(abc.ABC):
         out = np.zeros(p.shape[0] * hop, dtype=np.float32)
         if p.shape[0] == 0:
             return out
-        v = self.voice(sample_rate=sample_rate)
+        v = self.voice(sample_rate=sample_rate)  # at the synth's default parameters
         try:
-            v.params = p[0].copy()
             for t in range(p.shape[0]):
                 out[t * hop : (t + 1) * hop] = v.render_block(p[t], hop)
         finally:

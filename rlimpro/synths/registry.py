@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import importlib
 
-import numpy as np
-
 from rlimpro.errors import SynthError
 from rlimpro.synths.engine import Engine
 from rlimpro.synths.spec import SynthSpec
@@ -59,34 +57,3 @@ def make_engine(spec: SynthSpec) -> Engine:
         synth's source does not compile or load (with the engine's own messages).
     """
     return engine_class(spec.engine)(spec)
-
-
-def render_trajectory(spec: SynthSpec, params: np.ndarray, *, hop: int, sample_rate: int) -> np.ndarray:
-    """Render a parameter trajectory with ``spec``'s engine, continuously, as ``live`` plays it.
-
-    Parameters
-    ----------
-    spec : SynthSpec
-        The synth (e.g. from :func:`~rlimpro.synths.spec.load_spec`), any engine.
-    params : ndarray, shape (T, N)
-        One parameter vector in [0, 1] per hop, ``params[t]`` chosen at hop ``t``.
-    hop : int
-        Samples per hop.
-    sample_rate : int
-        Hz.
-
-    Returns
-    -------
-    ndarray, shape (T * hop,), float32
-        Mono audio, full scale 1. Hop ``t`` moves from ``params[t-1]`` to ``params[t]`` (hop 0 plays
-        ``params[0]`` from the synth's load state); see :meth:`Engine.render_trajectory`.
-
-    Raises
-    ------
-    ParameterError, SynthError
-    """
-    engine = make_engine(spec)
-    try:
-        return engine.render_trajectory(params, hop=hop, sample_rate=sample_rate)
-    finally:
-        engine.close()

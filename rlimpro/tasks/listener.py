@@ -20,6 +20,7 @@ import dataclasses
 import numpy as np
 
 from rlimpro.descriptors.analyzer import AnalysisSettings, Analyzer
+from rlimpro.descriptors.derived import derive
 from rlimpro.env.features import FeatureSpace
 from rlimpro.errors import ParameterError
 from rlimpro.tasks.melimage import MelImage
@@ -46,7 +47,7 @@ def mean_descriptors(analyzer: Analyzer, audio: np.ndarray) -> np.ndarray:
     first = -(-s.window // s.hop) - 1
     last = audio.shape[-1] // s.hop
     inside = frames[first:last] if last > first else frames
-    return inside.mean(axis=0)
+    return derive(inside.mean(axis=0))
 
 
 class Listener:
