@@ -163,3 +163,25 @@ def test_visualize_embeds_clips_rendered_by_the_engine(tmp_path):
     assert res.exit_code == 0, res.output
     page = (tmp_path / "synths" / "sine" / "map.html").read_text()
     assert page.count("data:audio/ogg;base64,") == 9
+
+
+@pytest.mark.parametrize("synth,engine_name", [("faust-drone", "faust"), ("csound-buzz", "csound"),
+                                               ("sc-subtractive", "supercollider")])
+def test_rich_builtins_have_eight_or_more_parameters_that_change_the_sound(tmp_path, synth, engine_name):
+    """Each parameter moved from 0.2 to 0.8 (the others at 0.5) changes the spectrogram by > 1 dB on average."""
+    require_engine(engine_name)
+    spec = load_spec(synth, workspace=tmp_path)
+    assert spec.engine == engine_name and spec.n_params >= 8
+    rows = []
+    for i in range(spec.n_params):
+        for v in (0.2, 0.8):
+            r = np.full(spec.n_params, 0.5)
+            r[i] = v
+            rows.append(r)
+    with make_engine(spec) as eng:
+        audio = eng.render(np.array(rows), duration=0.5, sample_rate=SR).astype(np.float64)
+    frames = np.lib.stride_tricks.sliding_window_view(audio, 2048, axis=1)[:, ::512]
+    db = 20 * np.log10(np.abs(np.fft.rfft(frames * np.hanning(2048), axis=-1)) + 1e-6)
+    change = [float(np.mean(np.abs(db[2 * i + 1] - db[2 * i]))) for i in range(spec.n_params)]
+    matters = [p.name for p, c in zip(spec.params, change, strict=True) if c > 1.0]
+    assert len(matters) >= 8, dict(zip([p.name for p in spec.params], np.round(change, 2), strict=True))
