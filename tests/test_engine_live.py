@@ -152,3 +152,19 @@ def test_supercollider_synth_plays_live_in_scsynth_and_into_a_file(tmp_path_fact
     assert sc["pid"] and not (Path("/proc") / str(sc["pid"])).exists(), "scsynth was left running"
     played, sr = sf.read(out)
     assert sr == 44100 and played.shape[0] == meta["rows"] * 512 and np.sqrt(np.mean(played**2)) > 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["faust", "csound"])
+def test_evaluation_renders_the_agent_with_the_engine(tmp_path_factory, engine):
+    """rlimpro evaluate scores a Faust or Csound run on audio its engine renders continuously, as live plays it."""
+    from rlimpro.evaluate import evaluate_run
+    from rlimpro.runs import list_runs
+
+    require_engine(engine)
+    ws, name = engine_run(tmp_path_factory, engine)
+    run = list_runs(synth=name, workspace=ws)[0]
+    assert json.loads((run / "run.json").read_text())["engine"] == engine
+    ev = evaluate_run(run, workspace=ws, show_progress=False, plot=False)
+    assert ev["rendered"]["method"] == "continuous"
+    assert np.isfinite(ev["rendered"]["rmse"]["agent"]) and ev["headline"]["measured_on"] == "rendered"
