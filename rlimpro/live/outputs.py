@@ -217,6 +217,11 @@ class TrajectoryFileSink(Sink):
         self._params: list[np.ndarray] = []
         self._hops: list[np.ndarray] = []
 
+    def start(self) -> None:
+        if self.spec.engine == "midi":
+            raise ParameterError(f"--output {self.path}: synth '{self.spec.name}' is a MIDI synth, whose sound rlimpro "
+                                 "does not render; record its audio output yourself")
+
     def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
         self._params.append(np.array(params, dtype=np.float64))
         self._active.append(bool(active))
