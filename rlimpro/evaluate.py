@@ -148,32 +148,6 @@ def rollout(env: Any, *, file: str, policy: Any) -> tuple[np.ndarray, np.ndarray
     return dist, params
 
 
-def render_params(params: np.ndarray, *, run_info: dict[str, Any], workspace: Path) -> np.ndarray:
-    """Descriptors of the real synth at each parameter vector, computed as lookup rows are.
-
-    Parameters
-    ----------
-    params : ndarray, shape (T, N)
-    run_info : dict
-        The run's run.json (synth, n_params, analysis, lookup_duration).
-
-    Returns
-    -------
-    ndarray, shape (T, len(DESCRIPTORS))
-    """
-    from rlimpro.descriptors import AnalysisSettings
-    from rlimpro.lookup import CHUNK_ROWS, render_and_describe
-    from rlimpro.synths import load_spec
-
-    spec = load_spec(run_info["synth"], workspace=workspace, n_params=run_info["n_params"])
-    settings = AnalysisSettings.from_dict(run_info["analysis"])
-    duration = float(run_info.get("lookup_duration") or 1.0)
-    return np.concatenate(
-        [render_and_describe(spec, params[i : i + CHUNK_ROWS], duration=duration, settings=settings)
-         for i in range(0, len(params), CHUNK_ROWS)]
-    )
-
-
 def load_policy(run: Path, *, algorithm: str, final: bool = False):
     """The run's SB3 model on the CPU: best, else final (or final when ``final``)."""
     from rlimpro.runs import FINAL_MODEL
@@ -279,15 +253,20 @@ def _block(figures: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _renderer(run_info: dict[str, Any], config: Any, *, workspace: Path, render: bool | None) -> tuple[Any, str | None]:
-    """The synth spec to render trajectories with and how (``"continuous"``, ``"steady"``), or (None, None)."""
-    from rlimpro.synths import load_spec
+    """The synth spec to render trajectories with (``"continuous"``), or (None, None)."""
+    from rlimpro.synths import engine_class, load_spec
 
-    engine = run_info.get("engine")
-    spec = load_spec(run_info["synth"], workspace=workspace, n_params=run_info["n_params"],
-                     engine="pd" if engine == "pd" else ("native" if engine else None))
-    if spec.engine == "native":
+    engine = run_info.get("engine")  # the lookup table's: "native:fm", "pd", "faust", ...
+    kind = "native" if str(engine).startswith("native") else engine
+    spec = load_spec(run_info["synth"], workspace=workspace, n_params=run_info["n_params"], engine=kind or None)
+    if engine_class(spec.engine).has_voice:  # native, Faust, Csound: the live voice, fast
         return spec, "continuous" if render is not False else None
-    return (spec, "steady") if render else (None, None)
+    if render and spec.engine == "midi":
+        raise ParameterError(
+            f"--render: synth '{spec.name}' is a MIDI synth, played and recorded in real time; evaluate scores it on its "
+            "lookup table only (rehearse it with rlimpro live to hear it)"
+        )
+    return (spec, "continuous") if render else (None, None)  # Pd, SuperCollider: one batch process per trajectory
 
 
 def evaluate_run(
@@ -326,9 +305,9 @@ def evaluate_run(
     final : bool
         Evaluate ``final_model.zip`` instead of the model ``live`` uses (``best_model.zip`` when present).
     render : bool, optional
-        Score rendered audio: None (default) for native synths, whose rendering is fast; True also
-        renders a Pure Data synth (each frame's parameters as a steady sound, analyzed like a lookup
-        row: ``rendered.method`` "steady"); False never.
+        Score rendered audio: None (default) for synths with an in-process voice (native, Faust,
+        Csound), whose rendering is fast; True also renders Pure Data and SuperCollider synths (one
+        batch process per trajectory); False never.
 
     Returns
     -------
@@ -395,7 +374,7 @@ def evaluate_run(
     follower = pl.Follower(feature_space, grid.values, grid_params)
     spec, method = _renderer(info, config, workspace=workspace, render=render)
     settings = AnalysisSettings.from_dict(info["analysis"]) if info.get("analysis") else AnalysisSettings()
-    analyzer = Analyzer(settings) if method == "continuous" else None
+    analyzer = Analyzer(settings) if method else None
     silence = getattr(config, "silence", "hold")
 
     per_file: dict[str, Any] = {}
@@ -430,14 +409,11 @@ def evaluate_run(
                 dist = feature_space.distance(lookup_desc[p], target)
                 model_parts[p].append((lookup_desc[p], target, dist))
                 file_model[p] = {"distance": dist}
-                if method == "continuous":
-                    audio = render_trajectory(spec, timelines[p], hop=settings.hop, sample_rate=settings.sample_rate,
-                                              active=active, silence=silence)
-                    heard = analyzer.analyze(audio)[: len(active)][active]
-                elif method == "steady":
-                    heard = render_params(decisions[p], run_info=info, workspace=workspace)
-                else:
+                if not method:
                     continue
+                audio = render_trajectory(spec, timelines[p], hop=settings.hop, sample_rate=settings.sample_rate,
+                                          active=active, silence=silence)
+                heard = analyzer.analyze(audio)[: len(active)][active]
                 rd = feature_space.distance(heard, target)
                 render_parts[p].append((heard, target, rd))
                 file_render[p] = {"distance": rd}

@@ -119,9 +119,12 @@ def _chunk_job(spec_json: str, params: np.ndarray, duration: float, settings: An
 # ---------------------------------------------------------------- main
 def lookup_plan(spec: SynthSpec, *, subdiv: int, duration: float, settings: AnalysisSettings) -> dict[str, Any]:
     """The metadata that identifies a lookup table (stored in ``lookup.json``)."""
+    # parameters --params N leaves out, which engines with named controls hold at their defaults
+    held = {"held_params": [p.model_dump() for p in spec.held]} if spec.held and spec.engine not in ("native", "pd") else {}
     return {
+        **held,
         "synth": spec.name,
-        "engine": spec.engine if spec.engine == "pd" else f"native:{spec.native}",
+        "engine": f"native:{spec.native}" if spec.engine == "native" else spec.engine,
         "n_params": spec.n_params,
         "param_names": [p.name for p in spec.params],
         "params": [p.model_dump() for p in spec.params],
@@ -147,6 +150,8 @@ def compute_lookup(
     settings: AnalysisSettings | None = None,
     show_progress: bool = True,
     ray_address: str | None = None,
+    midi_input: str | None = None,
+    on_plan: Any = None,
 ) -> LookupResult:
     """Render and analyze ``synth`` over its parameter grid; write ``synths/<synth>/lookup.csv`` + ``.json``.
 
@@ -166,8 +171,8 @@ def compute_lookup(
         Processes (default: all cores); with ``ray_address="local"``, the local Ray instance's CPUs.
     force : bool
         Recompute even when an up-to-date table exists; discard partial progress.
-    engine : {"native", "pd"}, optional
-        Override the synth's engine.
+    engine : str, optional
+        Override the synth's engine (one it has a source for: native, pd, faust, csound, supercollider, midi).
     settings : AnalysisSettings, optional
     show_progress : bool
         Show a rich progress bar on stderr.
@@ -175,6 +180,11 @@ def compute_lookup(
         Run the chunks as Ray tasks instead of a process pool: ``"local"`` (a Ray instance on this
         machine) or ``"HOST:PORT"`` (a cluster's head); see :mod:`rlimpro.distributed`. Same
         chunk store, same table.
+    midi_input : str, optional
+        ``--engine midi``: the audio input device the synth is recorded from (``device[:NAME]``).
+    on_plan : callable, optional
+        Called once with ``(rows to render, estimated seconds or None)`` before rendering starts; the
+        estimate is given for real-time engines (MIDI), whose speed is known in advance.
 
     Returns
     -------
@@ -197,6 +207,18 @@ def compute_lookup(
 
         check_address(ray_address)
     spec = load_spec(synth, workspace=workspace, n_params=n_params, engine=engine)
+    from rlimpro.synths import engine_class
+
+    realtime = not engine_class(spec.engine).parallel
+    if midi_input is not None:
+        if spec.engine != "midi":
+            raise ParameterError(f"--input {midi_input}: only --engine midi records from an audio input")
+        target = midi_input.split(":", 1)[1] if midi_input.startswith("device:") else ("" if midi_input == "device" else midi_input)
+        spec = spec.model_copy(update={"midi": spec.midi.model_copy(update={"input": target})})
+    if realtime:
+        if ray_address is not None:
+            raise ParameterError(f"--ray: synth '{synth}' is recorded in real time from one instrument; run it without --ray")
+        workers = 1
     rows = subdiv**spec.n_params
     if rows > MAX_ROWS:
         raise ParameterError(f"{subdiv}^{spec.n_params} = {rows} grid points is more than {MAX_ROWS}; lower --subdiv")
@@ -238,6 +260,15 @@ def compute_lookup(
     workers = workers or os.cpu_count() or 1
     spec_json = spec.model_dump_json()
     t0 = time.perf_counter()
+
+    if on_plan is not None:
+        left = sum(min(CHUNK_ROWS, rows - i * CHUNK_ROWS) for i in todo)
+        estimate = None
+        if spec.engine == "midi":
+            from rlimpro.midi.engine import seconds_per_row
+
+            estimate = left * seconds_per_row(spec, duration)
+        on_plan(left, estimate)
 
     def save(i: int, values: np.ndarray) -> None:
         atomic_write(chunk_file[i], lambda tmp: np.save(open(tmp, "wb"), values))
@@ -281,6 +312,9 @@ def compute_lookup(
                         fut.cancel()
                     raise
 
+    if realtime and "renderer" in _WORKER:  # a hardware synth's ports and audio input are released now
+        _WORKER.pop("renderer").close()
+        _WORKER.pop("key", None)
     values = np.concatenate([np.load(f) for f in chunk_file])
     frame = pd.DataFrame(points, columns=param_columns(spec.n_params))
     desc = pd.DataFrame(values, columns=list(DESCRIPTORS))

@@ -241,7 +241,9 @@ def train(
             "lookup": str(setup.lookup_path),
             "lookup_subdiv": setup.grid.subdiv,
             "lookup_duration": setup.lookup_meta.get("duration"),
-            "engine": "pd" if setup.lookup_meta.get("engine") == "pd" else "native",
+            # the lookup table's engine ("native:fm" -> "native"; pd, faust, csound, supercollider, midi as is)
+            "engine": "native" if str(setup.lookup_meta.get("engine", "native")).startswith("native")
+            else setup.lookup_meta.get("engine"),
             "analysis": setup.lookup_meta.get("analysis"),
             "param_names": setup.lookup_meta.get("param_names"),
             "default_params": [float(v) for v in setup.default_params],

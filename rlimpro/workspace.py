@@ -29,14 +29,20 @@ def builtin_synth_names() -> list[str]:
     return sorted(p.name for p in BUILTIN_SYNTHS_DIR.iterdir() if (p / "synth.yaml").is_file())
 
 
+#: Files that make a folder a synth definition: synth.yaml, or one engine's source file alone.
+DEFINITION_FILES = ("synth.yaml", "synth.pd", "synth.dsp", "synth.csd", "synth.scsyndef", "synth.scd")
+
+
+def _is_definition(folder: Path) -> bool:
+    return any((folder / f).is_file() for f in DEFINITION_FILES)
+
+
 def user_synth_names(*, workspace: Path) -> list[str]:
-    """Names of the synth folders under ``<workspace>/synths`` that hold a synth.yaml or synth.pd."""
+    """Names of the synth folders under ``<workspace>/synths`` that hold a synth.yaml or a source file."""
     base = workspace / "synths"
     if not base.is_dir():
         return []
-    return sorted(
-        p.name for p in base.iterdir() if (p / "synth.yaml").is_file() or (p / "synth.pd").is_file()
-    )
+    return sorted(p.name for p in base.iterdir() if _is_definition(p))
 
 
 def synth_dir(name: str, *, workspace: Path) -> Path:
@@ -58,7 +64,7 @@ def synth_source_dir(name: str, *, workspace: Path) -> Path:
         No such synth; the message suggests close matches.
     """
     user = synth_dir(name, workspace=workspace)
-    if (user / "synth.yaml").is_file() or (user / "synth.pd").is_file():
+    if _is_definition(user):
         return user
     builtin = BUILTIN_SYNTHS_DIR / name
     if (builtin / "synth.yaml").is_file():
@@ -67,7 +73,7 @@ def synth_source_dir(name: str, *, workspace: Path) -> Path:
     raise NotFoundError(
         f"unknown synth '{name}'{did_you_mean(name, known)} "
         f"(built-in: {', '.join(builtin_synth_names())}; a user synth is a folder {user}/ "
-        f"with synth.pd or synth.yaml)"
+        f"with synth.yaml or a source file: {', '.join(DEFINITION_FILES[1:])})"
     )
 
 

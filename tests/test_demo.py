@@ -17,7 +17,7 @@ from rlimpro.runs import list_runs
 @pytest.mark.slow
 def test_demo_runs_the_whole_pipeline(tmp_path):
     cfg = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "..", "configs", "demo.yaml")))
-    cfg.update(synth="sine", lookup={"subdiv": 6, "params": 2}, features=["pitch"], features_reward=["pitch-hz"],
+    cfg.update(synth="sine", lookup={"subdiv": 6, "params": 2}, features=["pitch"], features_reward=["pitch-midi"],
                timesteps=512, n_envs=2, net_arch=[16], eval_freq=256, checkpoint_freq=0, interpolation="nearest",
                algorithm_kwargs={"n_steps": 128, "batch_size": 64, "n_epochs": 2})
     (tmp_path / "configs").mkdir()
@@ -32,8 +32,9 @@ def test_demo_runs_the_whole_pipeline(tmp_path):
     assert len(runs) == 1
     ev = json.loads((runs[0] / "evaluation.json").read_text())
     assert ev["files_evaluated"] == ["07-pluck-minor", "08-wind-pentatonic"]
-    assert "agent_rendered" in ev["rmse"]
-    assert "overall" in proc.stdout and "x random" in proc.stdout and "x floor" in proc.stdout
-    q = ev["ratios"]
-    meets = q["agent_over_random"] <= 0.6 and q["agent_over_floor"] <= 2.0
+    assert ev["rendered"]["method"] == "continuous" and "follower" in ev["rendered"]["rmse"]
+    assert "headline (rendered, held-out files)" in proc.stdout and "nearest-neighbour follower" in proc.stdout
+    assert "pitch" in proc.stdout and "semitones off" in proc.stdout and "--mix" in proc.stdout
+    q = ev["rendered"]["ratios"]
+    meets = q["agent_over_follower"] <= 0.85 and q["agent_over_fixed"] <= 0.7
     assert proc.returncode == (0 if meets else 1), proc.stdout + proc.stderr

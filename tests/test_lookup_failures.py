@@ -44,7 +44,8 @@ def test_unwritable_output_folder(workspace):
 @pytest.mark.parametrize("args,needle", [
     (["--duration", "0.01"], "--duration 0.01"),
     (["--workers", "0"], "--workers 0"),
-    (["--engine", "csound"], "--engine csound"),
+    (["--engine", "csund"], "did you mean 'csound'"),
+    (["--engine", "midi"], "--engine midi: synth 'sine' has no midi source"),
 ])
 def test_bad_options(workspace, args, needle):
     assert_clean_failure(run(workspace, "--synth", "sine", "--subdiv", "3", *args), workspace, needle)

@@ -22,7 +22,8 @@ def live(
     ] = None,
     output: Annotated[
         list[str] | None,
-        typer.Option("--output", "-o", help="FILE.wav, device[:NAME], osc://HOST:PORT or pd; repeat for several "
+        typer.Option("--output", "-o", help="FILE.wav, device[:NAME], osc://HOST:PORT, pd, supercollider or "
+                     "midi[:PORT]; repeat for several "
                      "(default: the audio device; with OSC input, replies to the sender)."),
     ] = None,
     fast: Annotated[bool, typer.Option("--fast", help="Play --input FILE as fast as possible (offline rehearsal).")] = False,
@@ -43,6 +44,10 @@ def live(
                                             "(a run under crossadaptive/models); default: the synth follows the musician.")] = None,
     target: Annotated[str | None, typer.Option("--target", help="--task cross-adaptive: the musician to follow, an "
                                                "audio FILE beside --input FILE (rehearsal).")] = None,
+    midi_cc: Annotated[str | None, typer.Option("--midi-cc", help="--output midi: the CC number of each parameter, "
+                                                "e.g. 74,71,1 (default: synth.yaml's midi.ccs).")] = None,
+    midi_channel: Annotated[int | None, typer.Option("--midi-channel", help="--output midi: MIDI channel 1..16 "
+                                                     "(default: synth.yaml's midi.channel, else 1).")] = None,
     channels: Annotated[str | None, typer.Option("--channels", help="--task cross-adaptive with --input device: the "
                                                  "input channels of source and target, e.g. 1,2 (default).")] = None,
 ) -> None:
@@ -87,7 +92,14 @@ def live(
 
                 raise ParameterError("--synth is required: the synth the agent plays, e.g. --synth fm "
                                      "(or --task cross-adaptive to process one musician by another)")
+            ccs = None
+            if midi_cc is not None:
+                from rlimpro.midi.cc import parse_ccs
+
+                ccs = parse_ccs(midi_cc)  # their count is checked against the synth's when the session starts
             result = run_live(
+                midi_ccs=ccs,
+                midi_channel=midi_channel,
                 synth=synth,
                 model=model,
                 workspace=workspace(),

@@ -16,7 +16,9 @@ def lookup(
     params: Annotated[int | None, typer.Option("--params", "-n", help="Number of synth parameters (must match the synth).")] = None,
     duration: Annotated[float, typer.Option("--duration", help="Seconds rendered per grid point.")] = 1.0,
     workers: Annotated[int | None, typer.Option("--workers", "-j", help="Processes (default: all cores).")] = None,
-    engine: Annotated[str | None, typer.Option("--engine", help="Override the synth's engine: native or pd.")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", help="Override the synth's engine: native, pd, faust, csound, supercollider or midi.")] = None,
+    input: Annotated[str | None, typer.Option("--input", "-i", help="--engine midi: the audio input the synth "
+                                              "is recorded from, device[:NAME] (default: the default input).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if an up-to-date table exists.")] = False,
     ray: Annotated[
         str | None,
@@ -32,10 +34,6 @@ def lookup(
     from rlimpro.lookup import compute_lookup
 
     with stage_errors("lookup"):
-        if engine not in (None, "native", "pd"):
-            from rlimpro.errors import ParameterError
-
-            raise ParameterError(f"--engine {engine}: choose 'native' or 'pd'")
         result = compute_lookup(
             synth=synth,
             workspace=workspace(),
@@ -46,6 +44,8 @@ def lookup(
             force=force,
             engine=engine,
             ray_address=ray,
+            midi_input=input if input is not None or engine != "midi" else "device",
+            on_plan=_announce,
         )
     for w in result.warnings:
         warn(w)
@@ -55,3 +55,10 @@ def lookup(
         rate = result.rows / result.seconds if result.seconds else float("inf")
         resumed = f", resumed {result.resumed_chunks} saved chunks" if result.resumed_chunks else ""
         info(f"wrote {result.path} ({result.rows} rows, {result.seconds:.1f} s, {rate:.0f} points/s{resumed})")
+
+
+def _announce(rows: int, seconds: float | None) -> None:
+    """Say up front how long a real-time recording will take."""
+    if seconds is not None and rows:
+        info(f"recording {rows} points in real time: about {seconds / 60:.1f} min "
+             f"({seconds / rows:.2f} s per point); Ctrl-C stops, and the next run resumes")

@@ -193,8 +193,8 @@ class LiveAgent:
 
     # ------------------------------------------------------------------ audio
     def voice(self, *, sample_rate: int) -> Any:
-        """A fresh native-synth voice at ``sample_rate`` starting at the current parameters."""
-        from rlimpro.synths.native import make_engine
+        """A fresh voice of the synth's engine at ``sample_rate`` starting at the current parameters."""
+        from rlimpro.synths import make_engine
 
         if self._engine is None:
             self._engine = make_engine(self.spec)

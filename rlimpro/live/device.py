@@ -392,10 +392,13 @@ class DeviceIO:
             raise AudioError("the audio stream stopped (device removed or audio server gone)")
 
     def close(self) -> None:
-        """Stop and close the stream (idempotent)."""
+        """Stop and close the stream, then the synth voice (idempotent)."""
         try:
             if not self.stream.closed:
                 self.stream.stop(ignore_errors=True)
                 self.stream.close(ignore_errors=True)
         except Exception:
             pass
+        voice, self._voice = self._voice, None
+        if voice is not None and hasattr(voice, "close"):  # after the stream: the callback no longer uses it
+            voice.close()

@@ -1,4 +1,4 @@
-"""Where the agent's decisions go: the audio device, a sound file, OSC, or Pure Data.
+"""Where the agent's decisions go: the audio device, a sound file, OSC, Pure Data, SuperCollider or MIDI.
 
 Every sink takes one decision at a time through :meth:`Sink.on_decision` (the new parameters, the
 agent's descriptors and the musician's hop when there is one) and is closed in a ``finally`` block.
@@ -28,7 +28,8 @@ class OutputSpec:
     """A parsed ``--output`` value.
 
     ``kind`` is ``device`` (with an optional device name/index in ``target``), ``file`` (a path),
-    ``osc`` (``host``/``port``) or ``pd`` (Pd's audio API in ``target``).
+    ``osc`` (``host``/``port``), ``pd`` (Pd's audio API in ``target``), ``supercollider`` (a real-time
+    scsynth on JACK) or ``midi`` (a MIDI destination's name fragment in ``target``, '' for a port of its own).
     """
 
     kind: str
@@ -43,11 +44,14 @@ class OutputSpec:
             return f"device:{self.target}" if self.target else "device"
         if self.kind == "pd":
             return "pd" if self.target in ("", "default") else f"pd:{self.target}"
+        if self.kind in ("midi", "supercollider"):
+            return f"{self.kind}:{self.target}" if self.target else self.kind
         return self.target
 
 
 def parse_output(text: str) -> OutputSpec:
-    """Parse ``device[:NAME]``, ``pd[:AUDIO]``, ``osc://HOST:PORT`` or a sound file path (.wav, .flac, .aiff).
+    """Parse ``device[:NAME]``, ``pd[:AUDIO]``, ``supercollider``, ``midi[:PORT]``, ``osc://HOST:PORT`` or a
+    sound file path (.wav, .flac, .aiff).
 
     Raises
     ------
@@ -66,6 +70,10 @@ def parse_output(text: str) -> OutputSpec:
         if audio not in PD_AUDIO:
             raise ParameterError(f"--output {text}: Pd audio must be one of {', '.join(PD_AUDIO)} (e.g. pd:jack)")
         return OutputSpec("pd", target=audio)
+    if t == "midi" or t.startswith("midi:"):
+        return OutputSpec("midi", target=t[5:])
+    if t in ("supercollider", "sc"):
+        return OutputSpec("supercollider")
     if t.startswith("osc://"):
         rest = t[len("osc://") :].rstrip("/")
         if ":" not in rest:
@@ -78,7 +86,8 @@ def parse_output(text: str) -> OutputSpec:
     if suffix in SOUNDFILE_FORMATS:
         return OutputSpec("file", target=t)
     raise ParameterError(
-        f"--output {text}: expected a sound file (.wav, .flac, .aiff), 'device', 'pd' or osc://HOST:PORT"
+        f"--output {text}: expected a sound file (.wav, .flac, .aiff), 'device', 'pd', 'supercollider', "
+        "'midi[:PORT]' or osc://HOST:PORT"
     )
 
 
@@ -160,12 +169,92 @@ class SoundFileSink(Sink):
         self.frames_written += n
 
     def close(self, *, ok: bool) -> None:
-        if self._file is not None:
-            self._file.close(ok=ok)
+        try:
+            if self._file is not None:
+                self._file.close(ok=ok)
+        finally:
+            close_voice = getattr(self.voice, "close", None)  # a Csound instance, a compiled Faust program
+            if close_voice is not None:
+                close_voice()
 
     def stats(self) -> dict[str, Any]:
         return {"path": str(self.path), "frames": self.frames_written, "sample_rate": self.sample_rate,
                 "channels": 2 if self.mix else 1}
+
+
+class TrajectoryFileSink(Sink):
+    """A synth without an in-process voice (Pd, SuperCollider) rendered into a sound file when the session ends.
+
+    The parameters of every decision are kept; on close the engine renders them as one trajectory
+    (:func:`rlimpro.synths.render_trajectory`, one hop per decision, as its live player plays them) and
+    the file is written atomically, trimmed to the input's length. With ``mix`` the musician is channel 2.
+
+    Parameters
+    ----------
+    path : Path
+    spec : SynthSpec
+    sample_rate, hop : int
+    mix : bool
+    n_samples : int, optional
+        The input's length in samples.
+    silence : str
+        What the synth does while the musician rests (:mod:`rlimpro.synths.silence`), applied to the render.
+    """
+
+    name = "file"
+
+    def __init__(self, path: Path, *, spec: Any, sample_rate: int, hop: int, mix: bool, n_samples: int | None = None,
+                 silence: str = "hold"):
+        self.path = Path(path)
+        self.spec = spec
+        self.silence = silence
+        self._active: list[bool] = []
+        self.sample_rate = int(sample_rate)
+        self.hop = int(hop)
+        self.mix = mix
+        self.n_samples = n_samples
+        self.frames_written = 0
+        self._params: list[np.ndarray] = []
+        self._hops: list[np.ndarray] = []
+
+    def start(self) -> None:
+        if self.spec.engine == "midi":
+            raise ParameterError(f"--output {self.path}: synth '{self.spec.name}' is a MIDI synth, whose sound rlimpro "
+                                 "does not render; record its audio output yourself")
+
+    def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
+        self._params.append(np.array(params, dtype=np.float64))
+        self._active.append(bool(active))
+        if self.mix:
+            self._hops.append(np.zeros(self.hop) if hop is None else np.asarray(hop, dtype=np.float64)[: self.hop])
+
+    def close(self, *, ok: bool) -> None:
+        if not ok or not self._params:
+            return
+        from rlimpro.synths import render_trajectory
+
+        audio = render_trajectory(self.spec, np.stack(self._params), hop=self.hop, sample_rate=self.sample_rate,
+                                  active=np.array(self._active), silence=self.silence)
+        n = audio.shape[0] if self.n_samples is None else min(audio.shape[0], self.n_samples)
+        audio = audio[:n].astype(np.float64)
+        if self.mix:
+            musician = np.zeros(n)
+            m = np.concatenate(self._hops)[:n]
+            musician[: m.size] = m
+            audio = np.stack([audio, musician], axis=1)
+        out = PendingSoundFile(self.path, sample_rate=self.sample_rate, channels=2 if self.mix else 1,
+                               fmt=SOUNDFILE_FORMATS[self.path.suffix.lower()])
+        try:
+            out.write(audio)
+        except BaseException:
+            out.close(ok=False)
+            raise
+        out.close(ok=True)
+        self.frames_written = n
+
+    def stats(self) -> dict[str, Any]:
+        return {"path": str(self.path), "frames": self.frames_written, "sample_rate": self.sample_rate,
+                "channels": 2 if self.mix else 1, "rendered": "trajectory, when the session ended"}
 
 
 class DeviceSink(Sink):
@@ -267,9 +356,11 @@ class PdSink(Sink):
 
 
 def check_native(spec: Any, what: str) -> None:
-    """Refuse audio outputs for a synth without a native engine."""
-    if not spec.native:
+    """Refuse audio outputs for a synth whose engine has no in-process voice (Pd, SuperCollider, MIDI)."""
+    from rlimpro.synths import engine_class
+
+    if not engine_class(spec.engine).has_voice:
         raise AudioError(
-            f"--output {what}: synth '{spec.name}' has no native engine to render audio in Python; "
-            "use --output pd or --output osc://HOST:PORT"
+            f"--output {what}: synth '{spec.name}' ({spec.engine} engine) has no voice that renders audio in "
+            f"Python; use --output {spec.engine} or --output osc://HOST:PORT"
         )

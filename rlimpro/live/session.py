@@ -38,6 +38,7 @@ from rlimpro.live.outputs import (
     PdSink,
     Sink,
     SoundFileSink,
+    TrajectoryFileSink,
     check_native,
     parse_output,
 )
@@ -275,6 +276,8 @@ def run_live(
     stop: threading.Event | None = None,
     on_ready: Callable[[dict[str, Any]], None] | None = None,
     agent: Any = None,
+    midi_ccs: list[int] | None = None,
+    midi_channel: int | None = None,
 ) -> LiveResult:
     """Run the trained agent live until the input ends, ``duration`` passes, Ctrl-C or ``stop``.
 
@@ -311,6 +314,10 @@ def run_live(
         Called once with ``{"osc_port": …, ...}`` when the input is open (tests, front ends).
     agent : LiveAgent, optional
         A ready agent (for benchmarks); built from the run otherwise.
+    midi_ccs : list of int, optional
+        ``--output midi``: the CC number of each parameter (default: synth.yaml's ``midi.ccs``).
+    midi_channel : int, optional
+        ``--output midi``: channel 1..16 (default: synth.yaml's ``midi.channel``, else 1).
 
     Returns
     -------
@@ -330,17 +337,25 @@ def run_live(
     if agent is None:
         agent = load_agent(synth=synth, model=model, workspace=workspace)
     agent.reset()
-    if not outs and inp.kind != "osc":
-        outs = [OutputSpec("device") if agent.spec.native else OutputSpec("pd", target="default")]
+    from rlimpro.synths import engine_class
+
+    has_voice = engine_class(agent.spec.engine).has_voice
+    if not outs and inp.kind != "osc":  # the device for an in-process voice, else the engine's own player
+        outs = [OutputSpec("device") if has_voice else OutputSpec(agent.spec.engine, target="default" if agent.spec.engine == "pd" else "")]
     no_audio = "--mix needs audio input (a file or the device); OSC input carries no audio"
     check_outputs(
-        outs, fast=fast, mix=mix, mix_adds="the musician", once=("device", "pd"),
+        outs, fast=fast, mix=mix, mix_adds="the musician", once=("device", "pd", "supercollider"),
         fast_input="" if inp.kind == "file" else "--fast plays a file as fast as possible: it needs --input FILE",
         mix_input=no_audio if inp.kind == "osc" else "",
     )
     for o in outs:
-        if o.kind in ("device", "file"):
+        if o.kind == "device":
             check_native(agent.spec, o.describe())
+    midi_setup = None
+    if any(o.kind == "midi" for o in outs):
+        from rlimpro.midi.sink import session_ccs
+
+        midi_setup = session_ccs(agent.spec, midi_ccs, midi_channel)
     settings = agent.settings
     sr, hop = settings.sample_rate, settings.hop
 
@@ -418,10 +433,22 @@ def run_live(
                 sinks.append(DeviceSink(io))
             elif o.kind == "file":
                 n_samples = source.n_samples if source is not None else None
-                sinks.append(
-                    SoundFileSink(Path(o.target), voice=agent.voice(sample_rate=sr), sample_rate=sr, hop=hop,
-                                  mix=mix, n_samples=n_samples, silence=agent.silence)
-                )
+                if has_voice:
+                    sinks.append(
+                        SoundFileSink(Path(o.target), voice=agent.voice(sample_rate=sr), sample_rate=sr, hop=hop,
+                                      mix=mix, n_samples=n_samples, silence=agent.silence)
+                    )
+                else:  # Pd, SuperCollider: the session's trajectory, rendered when it ends
+                    sinks.append(TrajectoryFileSink(Path(o.target), spec=agent.spec, sample_rate=sr, hop=hop,
+                                                    mix=mix, n_samples=n_samples, silence=agent.silence))
+            elif o.kind == "midi":
+                from rlimpro.midi.sink import MidiSink
+
+                sinks.append(MidiSink(port=o.target, ccs=midi_setup[0], channel=midi_setup[1]))
+            elif o.kind == "supercollider":
+                from rlimpro.supercollider.live import SuperColliderSink
+
+                sinks.append(SuperColliderSink(spec=agent.spec, sample_rate=sr, initial_params=agent.params))
             elif o.kind == "osc":
                 sinks.append(OscSink(host=o.host, port=o.port, features=send_features))
             elif o.kind == "pd":

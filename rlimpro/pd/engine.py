@@ -18,7 +18,8 @@ import numpy as np
 
 from rlimpro.errors import ParameterError, PdError
 from rlimpro.pd.patches import fill_template, link_synth, make_workdir, synth_patch
-from rlimpro.pd.process import check_pd, run_batch
+from rlimpro.pd.process import INSTALL_HINT, check_pd, run_batch
+from rlimpro.synths.engine import Engine, check_params
 from rlimpro.synths.spec import SynthSpec
 
 BLOCK = 64  # Pd's DSP block, samples
@@ -42,7 +43,7 @@ def _stall_timeout(duration: float, explicit: float | None) -> float:
     return max(MIN_STALL_TIMEOUT, 20.0 * duration)
 
 
-class PdEngine:
+class PdEngine(Engine):
     """Render a Pd synth (``synth.pd``) offline, many parameter rows per Pd process.
 
     Parameters
@@ -65,6 +66,12 @@ class PdEngine:
         Pd is missing or too old, or the synth has no Pd patch.
     """
 
+    name = "pd"
+    source_key = "pd"
+    source_names = ("synth.pd",)
+    has_voice = False  # Pd plays live in its own process: --output pd (rlimpro.pd.live)
+    install_hint = INSTALL_HINT
+
     def __init__(
         self,
         spec: SynthSpec,
@@ -75,24 +82,14 @@ class PdEngine:
     ):
         if preroll < 0:
             raise ParameterError(f"preroll {preroll} s must be >= 0")
-        self.spec = spec
-        self.n_params = spec.n_params
+        super().__init__(spec)
         self.patch, self.object = synth_patch(spec)
         self.timeout = timeout
         self.preroll = preroll
         self.pd = check_pd(pd)
 
     def _check(self, params: np.ndarray) -> np.ndarray:
-        p = np.asarray(params, dtype=np.float64)
-        if p.ndim == 1:
-            p = p[None, :]
-        if p.ndim != 2 or p.shape[1] != self.n_params:
-            raise ParameterError(
-                f"synth '{self.spec.name}' takes {self.n_params} parameters per vector, got array of shape {p.shape}"
-            )
-        if not np.isfinite(p).all():
-            raise ParameterError(f"synth '{self.spec.name}': parameters must be finite")
-        return np.clip(p, 0.0, 1.0)
+        return check_params(params, self.n_params, self.spec.name)
 
     def render(self, params: np.ndarray, *, duration: float, sample_rate: int) -> np.ndarray:
         """Render constant-parameter sounds with Pd.
@@ -176,6 +173,81 @@ class PdEngine:
             # a synth may blow up at a corner of its range: treat NaN as silence and inf as full scale,
             # as the analyzer does, so one bad grid point does not sink a whole table
             if not np.isfinite(out).all():  # checked first: nan_to_num copies, and is slow on clean audio
+                np.nan_to_num(out, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
+            return out
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def render_trajectory(self, params: np.ndarray, *, hop: int, sample_rate: int) -> np.ndarray:
+        """Render a trajectory in one ``pd -batch`` run (template ``trajectory-render.pd``).
+
+        One instance of the synth gets ``params[t]`` (a list of N floats in [0, 1]) at sample
+        ``t * hop``, as the live player's ``/rlimpro/params`` would; its outlet is recorded from the first
+        row on. Parameters are set at the start of each hop (the synth itself may ramp, as with
+        ``line~``). ``hop`` must be a multiple of Pd's 64-sample block.
+
+        Parameters
+        ----------
+        params : ndarray, shape (T, N)
+        hop : int
+            Samples per hop, a multiple of 64.
+        sample_rate : int
+            Hz.
+
+        Returns
+        -------
+        ndarray, shape (T * hop,), float32
+
+        Raises
+        ------
+        ParameterError
+            ``hop`` is not a positive multiple of 64.
+        PdError
+            As :meth:`render`.
+        """
+        p = self._check(params)
+        hop = int(hop)
+        if hop <= 0 or hop % BLOCK:
+            raise ParameterError(f"hop {hop}: Pd renders trajectories in hops that are multiples of {BLOCK} samples")
+        total = p.shape[0] * hop
+        if total == 0:
+            return np.zeros(0, dtype=np.float32)
+        import soundfile
+
+        work = make_workdir("rlimpro-pd-trajectory-")
+        try:
+            rows_file = work / "rows.txt"
+            rows_file.write_text("".join(" ".join(repr(float(v)) for v in row) + ";\n" for row in p))
+            out_file = work / "trajectory.wav"
+            fields = {
+                "SYNTH_PATH": link_synth(work, self.patch.parent),
+                "SYNTH": self.object,
+                "ROWS_FILE": rows_file.name,
+                "ROWS": p.shape[0],
+                "SAMPLES": total,
+                "HOP": hop,
+                "OUT_FILE": str(out_file),
+            }
+            patch = work / "trajectory.pd"
+            patch.write_text(fill_template("trajectory-render.pd", fields))
+            seconds = total / sample_rate
+            run_batch(
+                patch,
+                sample_rate=sample_rate,
+                what=f"rendering a trajectory of synth '{self.spec.name}' ({self.patch})",
+                stall_timeout=_stall_timeout(seconds, self.timeout),
+                pd=self.pd,
+            )
+            if not out_file.is_file():
+                raise PdError(f"Pd wrote no trajectory audio for synth '{self.spec.name}' and printed no error")
+            audio, sr = soundfile.read(out_file, dtype="float32", always_2d=True)
+            if sr != sample_rate or audio.shape[0] != total:
+                raise PdError(
+                    f"Pd wrote {audio.shape[0]} samples at {sr} Hz for a trajectory of synth '{self.spec.name}', "
+                    f"expected {total} at {sample_rate} Hz"
+                )
+            out = np.ascontiguousarray(audio[:, 0])
+            if not np.isfinite(out).all():
                 np.nan_to_num(out, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
             return out
         finally:

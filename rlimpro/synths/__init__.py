@@ -1,4 +1,9 @@
-"""Synths: definitions (synth.yaml), native numpy engines, and the Pure Data engine."""
+"""Synths: definitions (synth.yaml), the engine contract and registry, and the native numpy engines.
+
+Every engine (native, pd, faust, csound, supercollider, midi) implements
+:class:`~rlimpro.synths.engine.Engine`; :func:`make_engine` builds the one a spec names, and
+:func:`render_trajectory` renders a parameter trajectory as ``live`` plays it.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,14 @@ from typing import Protocol
 
 import numpy as np
 
+from rlimpro.synths.engine import Engine, Voice
+from rlimpro.synths.registry import engine_class, engine_names, make_engine
 from rlimpro.synths.spec import ParamSpec, SynthSpec, load_spec
+from rlimpro.synths.trajectory import render_trajectory
 
 
 class Renderer(Protocol):
-    """Anything that renders a batch of parameter vectors offline."""
+    """Anything that renders a batch of parameter vectors offline (every :class:`Engine` does)."""
 
     spec: SynthSpec
 
@@ -19,15 +27,12 @@ class Renderer(Protocol):
         ...
 
 
-def make_renderer(spec: SynthSpec) -> Renderer:
-    """The renderer for ``spec``'s engine: a native engine, or Pure Data in batch mode."""
-    if spec.engine == "pd":
-        from rlimpro.pd.engine import PdEngine
-
-        return PdEngine(spec)
-    from rlimpro.synths.native import make_engine
-
+def make_renderer(spec: SynthSpec) -> Engine:
+    """The engine for ``spec`` (:func:`make_engine`; kept for callers that only render batches)."""
     return make_engine(spec)
 
 
-__all__ = ["ParamSpec", "SynthSpec", "Renderer", "load_spec", "make_renderer"]
+__all__ = [
+    "Engine", "ParamSpec", "SynthSpec", "Renderer", "Voice", "engine_class", "engine_names", "load_spec",
+    "make_engine", "make_renderer", "render_trajectory",
+]

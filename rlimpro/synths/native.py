@@ -20,7 +20,8 @@ import functools
 
 import numpy as np
 
-from rlimpro.errors import ParameterError, SynthError
+from rlimpro.errors import SynthError
+from rlimpro.synths.engine import Engine, check_params, n_samples
 from rlimpro.synths.spec import SynthSpec
 
 GRANULAR_SEED = 7
@@ -29,34 +30,45 @@ GRAIN_SOURCE_SECONDS = 2.0
 DEFAULT_DENSITY = 30.0  # grains/s when the synth has no density parameter
 
 
-def _check_params(params: np.ndarray, n: int, name: str) -> np.ndarray:
-    p = np.asarray(params, dtype=np.float64)
-    if p.ndim == 1:
-        p = p[None, :]
-    if p.ndim != 2 or p.shape[1] != n:
-        raise ParameterError(f"synth '{name}' takes {n} parameters per vector, got array of shape {p.shape}")
-    if not np.isfinite(p).all():
-        raise ParameterError(f"synth '{name}': parameters must be finite")
-    return np.clip(p, 0.0, 1.0)
+_check_params = check_params
 
 
-class NativeEngine(abc.ABC):
-    """Base class: ``render`` a batch offline, ``voice`` for block-wise live rendering."""
+class NativeEngine(Engine):
+    """The registered ``native`` engine: ``NativeEngine(spec)`` builds the numpy engine named by
+    ``spec.native`` (sine, fm, granular). ``render`` a batch offline, ``voice`` for block-wise live
+    rendering, and the base class's ``render_trajectory`` (the voice run hop by hop)."""
 
-    name = ""
+    name = "native"
+    source_key = "native"
+    kind = ""  # the numpy engine's own name
     min_params = 1
     max_params = 1
+
+    def __new__(cls, spec: SynthSpec):
+        if cls is NativeEngine:
+            from rlimpro.workspace import did_you_mean
+
+            sub = NATIVE_ENGINES.get(spec.native or "")
+            if sub is None:
+                raise SynthError(
+                    f"synth '{spec.name}': unknown native engine '{spec.native}'"
+                    f"{did_you_mean(spec.native or '', list(NATIVE_ENGINES))} (known: {', '.join(NATIVE_ENGINES)})"
+                )
+            return super().__new__(sub)
+        return super().__new__(cls)
 
     def __init__(self, spec: SynthSpec):
         if not (self.min_params <= spec.n_params <= self.max_params):
             raise SynthError(
-                f"native engine '{self.name}' takes {self.min_params}..{self.max_params} parameters, "
+                f"native engine '{self.kind}' takes {self.min_params}..{self.max_params} parameters, "
                 f"synth '{spec.name}' lists {spec.n_params}"
             )
-        self.spec = spec
-        self.n_params = spec.n_params
+        super().__init__(spec)
 
-    def physical(self, params: np.ndarray) -> list[np.ndarray]:
+    def describe(self) -> dict:
+        return {"engine": f"native:{self.kind}"}
+
+    def physical(self, params: np.ndarray) -> list[np.ndarray]:  # type: ignore[override]
         """Physical values per parameter: list of N arrays of shape (B,)."""
         return [ps.to_physical(params[:, i]) for i, ps in enumerate(self.spec.params)]
 
@@ -76,11 +88,8 @@ class NativeEngine(abc.ABC):
         -------
         ndarray, shape (B, round(duration * sample_rate)), float32
         """
-        p = _check_params(params, self.n_params, self.spec.name)
-        n = int(round(duration * sample_rate))
-        if n <= 0:
-            raise ParameterError(f"duration {duration} s gives no samples")
-        return self._render(p, n, sample_rate).astype(np.float32)
+        p = check_params(params, self.n_params, self.spec.name)
+        return self._render(p, n_samples(duration, sample_rate), sample_rate).astype(np.float32)
 
     @abc.abstractmethod
     def _render(self, p: np.ndarray, n: int, sr: int) -> np.ndarray:
@@ -90,7 +99,7 @@ class NativeEngine(abc.ABC):
     def _block(self, state: dict, p0: np.ndarray, p1: np.ndarray, n: int, sr: int) -> np.ndarray:
         """``n`` samples ramping from ``p0`` to ``p1`` (shape (N,)), continuing from ``state``."""
 
-    def voice(self, *, sample_rate: int) -> Voice:
+    def voice(self, *, sample_rate: int) -> Voice:  # type: ignore[override]
         """A stateful block renderer for live use."""
         return Voice(self, sample_rate=sample_rate)
 
@@ -98,7 +107,7 @@ class NativeEngine(abc.ABC):
 class SineEngine(NativeEngine):
     """Sine oscillator: frequency, amplitude."""
 
-    name = "sine"
+    kind = "sine"
     min_params = max_params = 2
 
     def _render(self, p, n, sr):
@@ -120,7 +129,7 @@ class SineEngine(NativeEngine):
 class FMEngine(NativeEngine):
     """Two-operator FM: carrier frequency, harmonicity (modulator / carrier), modulation index."""
 
-    name = "fm"
+    kind = "fm"
     min_params = max_params = 3
 
     def _render(self, p, n, sr):
@@ -174,7 +183,7 @@ class GranularEngine(NativeEngine):
     overlap-added and scaled by ``1 / sqrt(max(1, density * duration))``.
     """
 
-    name = "granular"
+    kind = "granular"
     min_params = 3
     max_params = 5
 
@@ -260,10 +269,13 @@ class Voice:
 
     def render_block(self, params: np.ndarray, n: int) -> np.ndarray:
         """Render ``n`` samples, ramping linearly from the previous parameters to ``params`` (shape (N,))."""
-        target = _check_params(params, self.engine.n_params, self.engine.spec.name)[0]
+        target = check_params(params, self.engine.n_params, self.engine.spec.name)[0]
         out = self.engine._block(self._state, self.params, target, n, self.sample_rate)
         self.params = target
         return np.asarray(out, dtype=np.float32)
+
+    def close(self) -> None:
+        """Nothing to release (the :class:`~rlimpro.synths.engine.Voice` contract)."""
 
 
 NATIVE_ENGINES: dict[str, type[NativeEngine]] = {
@@ -274,19 +286,11 @@ NATIVE_ENGINES: dict[str, type[NativeEngine]] = {
 
 
 def make_engine(spec: SynthSpec) -> NativeEngine:
-    """The native engine named by ``spec.native``.
+    """The native engine named by ``spec.native`` (whatever ``spec.engine`` says).
 
     Raises
     ------
     SynthError
         Unknown engine name (with a close match).
     """
-    from rlimpro.workspace import did_you_mean
-
-    cls = NATIVE_ENGINES.get(spec.native or "")
-    if cls is None:
-        raise SynthError(
-            f"synth '{spec.name}': unknown native engine '{spec.native}'"
-            f"{did_you_mean(spec.native or '', list(NATIVE_ENGINES))} (known: {', '.join(NATIVE_ENGINES)})"
-        )
-    return cls(spec)
+    return NativeEngine(spec)

@@ -74,7 +74,7 @@ class EvalTargets(StrictModel):
 class SoundTaskSettings(StrictModel):
     """What the match and sequence sections share."""
 
-    engine: Literal["native", "pd"] | None = pydantic.Field(None, description="override synth.yaml's engine")
+    engine: str | None = pydantic.Field(None, description="override synth.yaml's engine (native, pd, faust, csound, supercollider)")
     sample_rate: int = pydantic.Field(22050, ge=8000, le=192000)
     window: int = pydantic.Field(1024, ge=64, description="descriptor analysis window, samples (power of two)")
     hop: int = pydantic.Field(512, ge=1, description="descriptor analysis hop, samples")

@@ -72,7 +72,8 @@ def choose_mode(mode: str, *, meta: dict[str, Any], rows: int) -> str:
     if mode == "auto":
         return "browser" if in_browser else ("embed" if rows <= EMBED_MAX_ROWS else "files")
     if mode == "browser" and not in_browser:
-        what = f"native engine '{native}'" if kind == "native" else "a Pure Data synth"
+        names = {"pd": "Pure Data", "faust": "Faust", "csound": "Csound", "supercollider": "SuperCollider", "midi": "MIDI"}
+        what = f"native engine '{native}'" if kind == "native" else f"a {names.get(kind, kind)} synth"
         raise ParameterError(
             f"--audio browser: the page can synthesize only the native engines {', '.join(BROWSER_ENGINES)}, "
             f"this table comes from {what}; use --audio embed or --audio files"
@@ -142,9 +143,10 @@ def render_spec(*, synth: str, workspace: Path, meta: dict[str, Any]):
         The synth's definition is gone or changed its parameter count.
     """
     from rlimpro.synths import ParamSpec, load_spec
+    from rlimpro.synths.spec import SOURCE_EXAMPLES
 
     kind, _ = engine_of(meta)
-    spec = load_spec(synth, workspace=workspace, n_params=int(meta["n_params"]), engine=kind if kind in ("pd", "native") else None)
+    spec = load_spec(synth, workspace=workspace, n_params=int(meta["n_params"]), engine=kind if kind in SOURCE_EXAMPLES else None)
     return spec.model_copy(update={"params": [ParamSpec(**p) for p in meta["params"]]})
 
 
