@@ -90,15 +90,14 @@ def test_the_synth_rests_when_the_musician_rests(run, tmp_path, silence):
     they play again (``gate`` sooner); ``hold`` drones on (rlimpro 0.1)."""
     import yaml
 
-    ws, run_dir = run
-    copy = ws / "synths" / "fm" / "models" / f"{run_dir.name}-{silence}"
-    if not copy.exists():
-        import shutil
+    import shutil
 
-        shutil.copytree(run_dir, copy)
-        cfg = yaml.safe_load((copy / "config.yaml").read_text())
-        cfg["silence"] = silence
-        (copy / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    ws, run_dir = run
+    copy = ws / "other-runs" / f"{run_dir.name}-{silence}"  # not under synths/fm/models: 'latest' stays the run
+    shutil.copytree(run_dir, copy, dirs_exist_ok=True)
+    cfg = yaml.safe_load((copy / "config.yaml").read_text())
+    cfg["silence"] = silence
+    (copy / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     sr, hop = 44100, 512
     t = np.arange(int(0.6 * sr)) / sr
     note = 0.3 * np.sin(2 * np.pi * 330 * t)
