@@ -47,6 +47,16 @@ def test_cmaes_finds_an_optimum_on_the_boundary():
     assert v < 1e-3 and x[0] < 0.03 and x[1] > 0.97
 
 
+def test_cmaes_is_the_cma_package_on_a_standard_function():
+    """Rosenbrock in 4-D inside the box (optimum at 0.5 after shifting): cma's CMA-ES finds it."""
+    def rosenbrock(u):
+        x = 4 * (np.asarray(u) - 0.5) + 1.0  # [0, 1] -> [-1, 3], optimum x = 1 at u = 0.5
+        return float(np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
+
+    x, v = cmaes(rosenbrock, dim=4, budget=3000, rng=np.random.default_rng(1), x0=np.full(4, 0.2))
+    assert v < 1e-6 and np.allclose(x, 0.5, atol=1e-3)
+
+
 def test_bad_optimizer_and_budget():
     with pytest.raises(ParameterError, match="optimizer 'bfgs'"):
         optimize("bfgs", Counted(), dim=2, budget=3, rng=np.random.default_rng(0))
