@@ -33,3 +33,17 @@ def test_root_from_environment(tmp_path, monkeypatch):
     res = runner.invoke(app, ["lookup", "--synth", "sine", "--subdiv", "2", "--duration", "0.1"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "synths" / "sine" / "lookup.csv").is_file()
+
+
+def test_help_shows_flags_as_flags_and_no_python_type_names():
+    """Every command's --help: a flag takes no value (no ``<bool>``) and no Python type name shows (``list[``)."""
+    import typer.main
+
+    from rlimpro.cli import app
+
+    commands = sorted(typer.main.get_command(app).commands)
+    assert {"lookup", "train", "evaluate", "live", "sweep"} <= set(commands)
+    for name in commands:
+        res = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"})
+        assert res.exit_code == 0, (name, res.output)
+        assert "<bool>" not in res.output and "list[" not in res.output, (name, res.output)

@@ -18,6 +18,13 @@ from rlimpro.cli import train as _train  # noqa: F401
 from rlimpro.cli import evaluate as _evaluate  # noqa: F401
 from rlimpro.cli import live as _live  # noqa: F401
 from rlimpro.cli import sweep as _sweep  # noqa: F401
+import typer.core
+
+from rlimpro.cli.app import FlagsAsFlags
+
+for _info in app.registered_commands:  # every command's --help shows flags as flags (see FlagsAsFlags)
+    if _info.cls in (None, typer.core.TyperCommand):
+        _info.cls = FlagsAsFlags
 
 
 def main() -> None:

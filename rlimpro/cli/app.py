@@ -6,9 +6,10 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 
@@ -22,6 +23,22 @@ app = typer.Typer(
     help="A listening agent that steers a synthesizer to imitate a musician (reinforcement learning).\n\n"
     "Pipeline: lookup -> analyze-corpus -> (visualize) -> train -> evaluate -> live.",
 )
+
+class FlagsAsFlags(typer.core.TyperCommand):
+    """A command whose ``--help`` shows a flag without a value (Typer 0.29 with Click 8.2+ prints
+    ``--force <bool>``, and ``--force true`` is then an error) and a repeatable option as
+    ``<str>[,…]`` rather than a Python type name (``<list[str]>``)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        for p in params:  # Typer's own (vendored) Click options: matched by what they are, not their class
+            if getattr(p, "param_type_name", "") == "option" and p.metavar is None:
+                if p.is_flag:
+                    p.metavar = ""
+                elif p.multiple:
+                    p.metavar = "<str>[,…]"
+        return params
+
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False, soft_wrap=True)
