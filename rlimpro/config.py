@@ -41,18 +41,26 @@ def load_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+_MAX_INPUT = 40  # characters of an offending value quoted in a message
+
+
 def format_validation_error(exc: pydantic.ValidationError, *, source: str) -> str:
-    """``source: [key] message; [other.key] message`` for every error in ``exc``."""
-    parts = []
+    """One line per error in ``exc``: ``source: [key] message (got value)``.
+
+    A check across several keys names no single key (``[config]``) and quotes no value (the value
+    would be the whole config); a long value is cut to :data:`_MAX_INPUT` characters.
+    """
+    lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
+        key = ".".join(str(p) for p in err["loc"]) or "config"
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        elif "input" in err and err["type"] not in ("missing",):
-            msg = f"{msg} (got {err['input']!r})"
-        parts.append(f"[{key}] {msg}")
-    return f"{source}: " + "; ".join(parts)
+        elif "input" in err and err["type"] != "missing" and not isinstance(err["input"], dict):
+            value = repr(err["input"])
+            msg = f"{msg} (got {value if len(value) <= _MAX_INPUT else value[: _MAX_INPUT - 1] + '…'})"
+        lines.append(f"{source}: [{key}] {msg}")
+    return "\n".join(lines)
 
 
 def validate(model: type[M], data: dict[str, Any], *, source: str) -> M:

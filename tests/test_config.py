@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from rlimpro.config import StrictModel, load_model, load_yaml
@@ -36,3 +38,28 @@ def test_malformed_yaml(tmp_path, text, needle):
 def test_missing_file(tmp_path):
     with pytest.raises(NotFoundError, match="does not exist"):
         load_yaml(tmp_path / "nope.yaml")
+
+
+def test_a_check_across_keys_is_one_short_line(tmp_path):
+    """Issue 17: DQN with continuous actions printed the whole config; now one line under 200 characters."""
+    import yaml
+
+    from rlimpro.errors import ConfigError
+    from rlimpro.train_config import load_config
+
+    path = tmp_path / "c.yaml"
+    cfg = yaml.safe_load((Path(__file__).resolve().parent.parent / "configs" / "fm.yaml").read_text())
+    cfg.update(algorithm="DQN", action_type="continuous")
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert "\n" not in message and len(message) - len(str(path)) < 200, message
+    assert "DQN does not support action_type 'continuous'" in message and "'synth'" not in message
+    # two bad keys: one line each, each naming the file
+    cfg.update(algorithm="PPO", action_type="continuous", step_size=5, timesteps=0)
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    lines = str(err.value).splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"{path}: [") for line in lines)

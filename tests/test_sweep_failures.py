@@ -54,7 +54,7 @@ def _cli(ws: Path, path: Path):
     ({"search": {"variant": {"grid": [{"reward_type": "cubic"}]}, "reward_type": {"grid": ["linear"]}}},
      "[search.variant.grid.0.reward_type] is also searched on its own"),
     ({"metric": "rmse.random"}, "[metric]"),
-    ({"name": "../evil"}, "[name] Value error, '../evil' must be letters"),
+    ({"name": "../evil"}, "[name] '../evil' must be letters"),
     ({"base": "missing.yaml"}, "[base] training config"),
     ({"num_samples": MAX_TRIALS, "search": {"step_size": {"grid": [0.1, 0.2]}}}, f"[num_samples] the sweep has 2000 trials, more than {MAX_TRIALS}"),
 ])
