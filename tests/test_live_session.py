@@ -88,9 +88,9 @@ def test_rehearsal_writes_the_input_length_and_a_log_that_scores_like_evaluate(r
 def test_the_synth_rests_when_the_musician_rests(run, tmp_path, silence):
     """With the default ``fade`` the output is below -60 dBFS from 150 ms after the musician goes silent until
     they play again (``gate`` sooner); ``hold`` drones on (rlimpro 0.1)."""
-    import yaml
-
     import shutil
+
+    import yaml
 
     ws, run_dir = run
     copy = ws / "other-runs" / f"{run_dir.name}-{silence}"  # not under synths/fm/models: 'latest' stays the run
