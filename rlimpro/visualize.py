@@ -9,7 +9,12 @@ descriptors with the table's own statistics, projects the grid points to 2-D (PC
   parameters, click it to hear it (see :mod:`rlimpro.timbremap.audio` for how the page gets sound);
 - with ``corpus``: the musician's active frames placed on the same map, and the coverage figure
   (share of frames whose nearest grid point lies within a stated distance), printed and stored in
-  ``synths/<synth>/coverage.json`` and in the page;
+  ``synths/<synth>/coverage.json`` and in the page. It answers "can this synth follow this musician on
+  what the agent is scored on?": with ``run`` or ``config``, over that run's (config's)
+  ``features_reward`` in the reward's own distance (:meth:`FeatureSpace.distance`: semitones, dB …,
+  the evaluation's floor), within 1 unit by default; otherwise over the map's descriptors that the
+  synth varies (those it cannot vary, e.g. the level of a synth without an amplitude control, are
+  listed, not counted as misses) in RMS z-scores, within 0.5, with a breakdown per descriptor group;
 - with ``run``: the agent's trajectories from ``<run>/trajectories/<stem>.csv`` (written by
   ``rlimpro evaluate``; columns ``time``, ``param-0..N-1``, ``target:<descriptor>``...,
   ``agent:<descriptor>``...). The agent is placed by its parameters: its position is the multilinear
@@ -53,6 +58,7 @@ from rlimpro.workspace import did_you_mean, synth_dir
 
 #: Default descriptor selection: every group the analyzer computes.
 DEFAULT_FEATURES: tuple[str, ...] = tuple(GROUPS)
+REWARD_THRESHOLD = 1.0  #: default coverage threshold in reward units (with a run or config)
 CORPUS_DRAW_MAX = 20_000  # corpus frames drawn (evenly strided beyond this); coverage uses all
 TRAJECTORY_DRAW_MAX = 5_000  # steps drawn per trajectory file
 
@@ -370,10 +376,11 @@ def visualize(
     method: str = "pca",
     corpus: str | None = None,
     run: str | Path | None = None,
+    config: str | Path | None = None,
     color_by: int | str = 0,
     audio: str = "auto",
     audio_duration: float = audio_mod.CLIP_SECONDS,
-    coverage_threshold: float = COVERAGE_THRESHOLD,
+    coverage_threshold: float | None = None,
     perplexity: float = DEFAULT_PERPLEXITY,
     seed: int = 0,
     show_progress: bool = True,
@@ -387,21 +394,26 @@ def visualize(
     workspace : Path
         Workspace root.
     features : sequence of str, optional
-        Descriptor groups and/or names (default: every group).
+        Descriptor groups and/or names of the map (default: the run's or config's ``features_reward``
+        when given and of 2 or more descriptors, else every group).
     method : {"pca", "tsne", "umap"}
         Projection (``umap`` needs the optional ``umap-learn``).
     corpus : str, optional
         Corpus whose active frames are placed on the map; enables the coverage figure.
     run : str or Path, optional
-        A training run (path, id or ``latest``) whose evaluation trajectories are drawn.
+        A training run (path, id or ``latest``) whose evaluation trajectories are drawn, and whose
+        reward the coverage is measured with.
+    config : str or Path, optional
+        A training config whose reward the coverage is measured with (instead of a run's).
     color_by : int or str
         Parameter (index or name) the points are coloured by.
     audio : {"auto", "browser", "embed", "files"}
         How the page plays grid points, see :mod:`rlimpro.timbremap.audio`.
     audio_duration : float
         Seconds per clip.
-    coverage_threshold : float
-        RMS z-scored distance counted as reachable (see :func:`~rlimpro.timbremap.projection.coverage`).
+    coverage_threshold : float, optional
+        Distance counted as reachable: default 1 reward unit with a run or config (a semitone, 3 dB …),
+        else 0.5 RMS z-score (see :func:`~rlimpro.timbremap.projection.coverage`).
     perplexity : float
         t-SNE perplexity.
     seed : int
@@ -429,11 +441,19 @@ def visualize(
     warnings: list[str] = []
     workspace = Path(workspace)
     # ---- every check before any work or any write
-    if coverage_threshold <= 0 or not np.isfinite(coverage_threshold):
+    if coverage_threshold is not None and (coverage_threshold <= 0 or not np.isfinite(coverage_threshold)):
         raise ParameterError(f"--coverage-threshold {coverage_threshold}: must be a positive distance")
+    if run is not None and config is not None:
+        raise ParameterError("--run and --config both name a reward for the coverage; give one")
     audio_mod.check_duration(audio_duration)
     frame, meta, table_path = load_lookup(synth=synth, workspace=workspace)
+    run_dir = resolve_run_dir(run, synth=synth, workspace=workspace) if run is not None else None
+    reward = reward_space(frame, meta, run_dir=run_dir, config=config, synth=synth)
+    if features is None and reward is not None and len(reward.space.features_reward) >= 2:
+        features = reward.space.features_reward
     names = select_features(frame, features, table=table_path)
+    if coverage_threshold is None:
+        coverage_threshold = REWARD_THRESHOLD if reward is not None else COVERAGE_THRESHOLD
     rows, n_params, subdiv = len(frame), int(meta["n_params"]), int(meta["subdiv"])
     check_method(method, n_points=rows, perplexity=perplexity)
     param_specs = list(meta["params"])
@@ -441,10 +461,9 @@ def visualize(
     color_k = _color_index(color_by, param_names)
     audio_mode = audio_mod.choose_mode(audio, meta=meta, rows=rows)
     spec = audio_mod.render_spec(synth=synth, workspace=workspace, meta=meta) if audio_mode in ("embed", "files") else None
-    frames = load_corpus_frames(corpus=corpus, workspace=workspace, features=names, lookup_meta=meta) if corpus else None
-    run_dir = trajectories = None
-    if run is not None:
-        run_dir = resolve_run_dir(run, synth=synth, workspace=workspace)
+    frames = load_corpus_frames(corpus=corpus, workspace=workspace, features=list(DESCRIPTORS), lookup_meta=meta) if corpus else None
+    trajectories = None
+    if run_dir is not None:
         trajectories, traj_warnings = load_trajectories(run_dir, n_params=n_params, features=names)
         warnings.extend(traj_warnings)
     if method == "tsne" and rows > 30_000:
@@ -462,7 +481,8 @@ def visualize(
         advance(1)
         placed = None
         if frames is not None:
-            placed = _place_corpus(frames, scaler=scaler, table_z=z, proj=proj, threshold=coverage_threshold, seed=seed)
+            placed = _place_corpus(frames, names=names, scaler=scaler, table_z=z, proj=proj, threshold=coverage_threshold,
+                                   seed=seed, table=frame, reward=reward)
             advance(1)
         paths: list[dict[str, Any]] = []
         if trajectories is not None:
@@ -478,6 +498,8 @@ def visualize(
 
         texts = _texts(synth=synth, method=method, names=names, rows=rows, n_params=n_params, subdiv=subdiv,
                        corpus=corpus, frames=frames, placed=placed, threshold=coverage_threshold)
+        if frames is not None:
+            frames = dataclasses.replace(frames, values=frames.values[:, [DESCRIPTORS.index(n) for n in names]])
         draw = _stride(len(frames.values), CORPUS_DRAW_MAX) if frames is not None else None
         plot_map(
             out_dir / "map.png",
@@ -494,7 +516,7 @@ def visualize(
         coverage_path = None
         if placed is not None:
             coverage_path = out_dir / "coverage.json"
-            write_json_atomic(coverage_path, _coverage_record(placed.coverage, synth=synth, corpus=corpus, names=names, rows=rows))
+            write_json_atomic(coverage_path, _coverage_record(placed.coverage, synth=synth, corpus=corpus, rows=rows))
         data = _page_data(
             texts,
             synth=synth,
@@ -543,13 +565,80 @@ class PlacedCorpus:
     coverage: dict[str, Any]
 
 
-def _place_corpus(frames: CorpusFrames, *, scaler: Scaler, table_z: np.ndarray, proj: Projection, threshold: float, seed: int) -> PlacedCorpus:
-    """Nearest rows, map positions and the coverage figure (overall and per file) of the corpus frames."""
-    zc = scaler.transform(frames.values)
+@dataclasses.dataclass
+class RewardSpace:
+    """The reward a coverage figure is measured with: a run's or a config's feature space."""
+
+    space: Any  # FeatureSpace
+    source: str  # "run <id>" / "config <path>"
+
+
+def reward_space(frame: pd.DataFrame, meta: dict[str, Any], *, run_dir: Path | None, config: str | Path | None, synth: str) -> RewardSpace | None:
+    """The feature space of ``run_dir`` (as trained) or of ``config`` (on this lookup table), or None.
+
+    Raises
+    ------
+    NotFoundError, ConfigError, MismatchError
+        A config or run that cannot be read, or made for another synth.
+    """
+    if run_dir is not None:
+        from rlimpro.runs import load_feature_space
+
+        return RewardSpace(space=load_feature_space(run_dir), source=f"run {run_dir.name}")
+    if config is None:
+        return None
+    from rlimpro.env.features import FeatureSpace
+    from rlimpro.errors import ConfigError
+    from rlimpro.train_config import load_config
+
+    c = load_config(Path(config))
+    if c.synth != synth:
+        raise MismatchError(f"--config {config} trains synth '{c.synth}', not '{synth}'")
+    try:
+        space = FeatureSpace.from_lookup(frame[list(DESCRIPTORS)].to_numpy(np.float64), features=c.features,
+                                         features_reward=c.reward_features, n_params=int(meta["n_params"]),
+                                         reward_weights=c.reward_weights, units=getattr(c, "distance_units", "table"),
+                                         source=str(config))
+    except ParameterError as exc:
+        raise ConfigError(str(exc)) from exc
+    return RewardSpace(space=space, source=f"config {config}")
+
+
+def _place_corpus(frames: CorpusFrames, *, names: list[str], scaler: Scaler, table_z: np.ndarray, proj: Projection,
+                  threshold: float, seed: int, table: pd.DataFrame, reward: RewardSpace | None) -> PlacedCorpus:
+    """Nearest rows, map positions and the coverage figure (overall, per file, per group) of the corpus frames.
+
+    ``frames.values`` holds every descriptor; the map uses ``names``. The coverage distance is the
+    reward's (``reward``) or the map's RMS z-score over the descriptors the synth varies.
+    """
+    from rlimpro.descriptors.scaling import varied_columns
+
+    zc = scaler.transform(frames.values[:, [DESCRIPTORS.index(n) for n in names]])
     k = min(PLACEMENT_NEIGHBOURS, len(table_z)) if proj.method == "tsne" else 1
     dist, idx = nearest_rows(zc, table_z, k=k)
-    d = dist[:, 0]
+    varied = varied_columns(table[names].to_numpy(np.float64), names)
+    if reward is not None:
+        from rlimpro.env.players import nearest_rows as reward_nearest
+
+        _, d = reward_nearest(reward.space, table[list(DESCRIPTORS)].to_numpy(np.float64), frames.values)
+        covered, unit = list(reward.space.features_reward), f"the reward's distance of {reward.source} ({reward.space.units} units)"
+        cannot: list[str] = []
+        per_group: dict[str, Any] = {}
+    else:
+        if not varied.any():
+            raise ParameterError(f"the synth varies none of {', '.join(names)}: nothing to measure coverage on; choose --features")
+        d = nearest_rows(zc[:, varied], table_z[:, varied], k=1)[0][:, 0]  # RMS over the varied descriptors
+        covered, unit = [n for n, v in zip(names, varied, strict=True) if v], "RMS z-score"
+        cannot = [n for n, v in zip(names, varied, strict=True) if not v]
+        per_group = {}
+        for g, members in GROUPS.items():
+            cols = [i for i, n in enumerate(names) if n in members and varied[i]]
+            if cols:
+                dg = nearest_rows(zc[:, cols], table_z[:, cols], k=1)[0][:, 0]
+                per_group[g] = {"descriptors": [names[i] for i in cols], "coverage": float((dg <= threshold).mean()),
+                                "mean_distance": float(dg.mean())}
     cov = coverage(d, threshold=threshold, spacing=grid_spacing(table_z, seed=seed))
+    cov.update(features=covered, distance_unit=unit, cannot_vary=cannot, per_group=per_group)
     cov["per_file"] = {}
     for i, name in enumerate(frames.files):
         mine = frames.file == i
@@ -605,8 +694,11 @@ def _texts(*, synth, method, names, rows, n_params, subdiv, corpus, frames, plac
     corpus_label = ""
     if frames is not None:
         corpus_label = f"corpus '{corpus}': {len(frames.values):,} active frames"
+        c = placed.coverage
         lines.append(
-            f"coverage: {100 * placed.coverage['coverage']:.1f} % of the corpus's active frames within {threshold:g} of a grid point"
+            f"coverage: {100 * c['coverage']:.1f} % of the corpus's active frames within {threshold:g} ({c['distance_unit']}) "
+            f"of a grid point, over {describe_features(c['features'])}"
+            + (f"; the synth cannot vary {describe_features(c['cannot_vary'])}" if c["cannot_vary"] else "")
         )
     return {
         "title": f"rlimpro timbre map: {synth} ({mtitle})",
@@ -618,22 +710,27 @@ def _texts(*, synth, method, names, rows, n_params, subdiv, corpus, frames, plac
     }
 
 
-def _coverage_record(cov: dict[str, Any], *, synth: str, corpus: str, names: list[str], rows: int) -> dict[str, Any]:
+def _coverage_record(cov: dict[str, Any], *, synth: str, corpus: str, rows: int) -> dict[str, Any]:
     """The content of ``coverage.json``."""
+    reward = cov["distance_unit"] != "RMS z-score"
     return {
         "rlimpro_version": __version__,
         "synth": synth,
         "corpus": corpus,
-        "features": names,
         "lookup_rows": rows,
         **cov,
         "definition": (
-            "share of the corpus's active frames whose nearest lookup row lies within `threshold`, "
-            "distance = RMS over the features of the difference of z-scores (each descriptor "
-            "standardised with the lookup table's mean and standard deviation); distance.mean is "
-            "the floor RMSE of `rlimpro evaluate` over these features"
+            "share of the corpus's active frames whose nearest lookup row lies within `threshold`; "
+            + ("distance = the reward's (weighted RMSE over features_reward in its units: a semitone, 3 dB … count 1); "
+               "distance.mean is the floor of `rlimpro evaluate`"
+               if reward else
+               "distance = RMS over `features` (the map's descriptors the synth varies) of the difference of z-scores "
+               "(each descriptor standardised with the lookup table's mean and standard deviation); `cannot_vary` lists "
+               "the map's descriptors the synth does not vary, left out; `per_group` measures each group alone")
         ),
         "threshold_reason": (
+            "1 (the default with a run or config) = one unit of the reward: a semitone of pitch, 3 dB of level"
+            if reward else
             "0.5 (the default) = within half the synth's own standard deviation per descriptor (RMS); "
             "two random grid points lie about sqrt(2) = 1.41 apart, so 0.5 is about a third of that"
         ),

@@ -7,6 +7,7 @@ import json
 import os
 
 import numpy as np
+import yaml
 import pandas as pd
 import pytest
 import soundfile as sf
@@ -102,15 +103,23 @@ def test_corpus_frames_and_coverage(ws):
     assert stored["coverage"] == pytest.approx(res.coverage["coverage"])
     assert stored["threshold"] == 0.5 and "threshold_reason" in stored and "definition" in stored
 
-    # recompute the figure independently: z-score active frames with the lookup's statistics, brute force
-    lk = _lookup(ws)[list(DESCRIPTORS)].to_numpy()
-    mean, std = lk.mean(0), _z_divisor(lk.mean(0), lk.std(0))
+    # recompute the figure independently: z-score active frames with the lookup's statistics, brute force,
+    # over the descriptors the synth varies (FM has a fixed amplitude: its level varies by a fraction of a dB)
+    from rlimpro.descriptors.scaling import varied_columns
+
+    lk_all = _lookup(ws)[list(DESCRIPTORS)].to_numpy()
+    keep = varied_columns(lk_all, DESCRIPTORS)
+    assert not keep[list(DESCRIPTORS).index("loudness-dBFS")] and keep[list(DESCRIPTORS).index("pitch-midi")]
+    assert stored["cannot_vary"] == [n for n, k in zip(DESCRIPTORS, keep, strict=True) if not k]
+    assert stored["features"] == [n for n, k in zip(DESCRIPTORS, keep, strict=True) if k]
+    lkv = lk_all[:, keep]
+    meanv, stdv = lkv.mean(0), _z_divisor(lkv.mean(0), lkv.std(0))
     per_file = {}
     all_d = []
     for stem in ("noise", "synthlike"):
         t = pd.read_csv(ws / "corpora" / CORPUS / "features" / f"{stem}.csv")
-        active = t[t["active"] == 1][list(DESCRIPTORS)].to_numpy()
-        d = cdist((active - mean) / std, (lk - mean) / std).min(1) / np.sqrt(len(DESCRIPTORS))
+        active = t[t["active"] == 1][list(DESCRIPTORS)].to_numpy()[:, keep]
+        d = cdist((active - meanv) / stdv, (lkv - meanv) / stdv).min(1) / np.sqrt(keep.sum())
         per_file[stem] = d
         all_d.append(d)
     all_d = np.concatenate(all_d)
@@ -139,6 +148,8 @@ def test_corpus_frames_and_coverage(ws):
         assert np.bincount(nearest[sel]).argmax() == row
     # PCA places corpus frames with the same transform: a frame identical to a grid row sits on it
     pca, _, _ = _independent_pca(ws, list(DESCRIPTORS))
+    lk = lk_all
+    mean, std = lk.mean(0), _z_divisor(lk.mean(0), lk.std(0))
     frames = pd.read_csv(ws / "corpora" / CORPUS / "features" / "synthlike.csv")
     frames = frames[frames["active"] == 1]
     expected = pca.transform((frames[list(DESCRIPTORS)].to_numpy() - mean) / std)
@@ -267,9 +278,27 @@ def test_cli_visualize_with_corpus_and_run(ws):
     assert res.exit_code == 0, res.output
     stored = json.loads((ws / "synths" / "fm" / "coverage.json").read_text())
     assert f"coverage of corpus '{CORPUS}': {100 * stored['coverage']:.1f} %" in res.output
-    assert "within 0.5" in res.output and "drew 1 agent trajectory" in res.output
-    assert stored["features"] == ["loudness-dBFS", "loudness-peak", *GROUPS["mfcc"]]
+    assert "within 1 (the reward's distance of run" in res.output and "drew 1 agent trajectory" in res.output
+    # the coverage is measured on what the agent is scored on: the run's reward, its distance (the floor)
+    from rlimpro.env.players import nearest_rows
+    from rlimpro.runs import list_runs, load_feature_space
+
+    fs = load_feature_space(list_runs(synth="fm", workspace=ws)[-1])
+    assert stored["features"] == fs.features_reward and stored["cannot_vary"] == []
+    frames = [pd.read_csv(p) for p in sorted((ws / "corpora" / CORPUS / "features").glob("*.csv"))]
+    active = np.concatenate([f[f["active"] == 1][list(DESCRIPTORS)].to_numpy() for f in frames])
+    _, floor = nearest_rows(fs, _lookup(ws)[list(DESCRIPTORS)].to_numpy(), active)
+    assert stored["coverage"] == pytest.approx((floor <= 1.0).mean(), abs=1e-12)
+    assert stored["distance"]["mean"] == pytest.approx(floor.mean(), rel=1e-9)
     assert (ws / "synths" / "fm" / "map.png").is_file() and (ws / "synths" / "fm" / "map.html").is_file()
+    # a config's reward, without a run; and a map without --features takes the reward's descriptors
+    cfg = ws / "cov.yaml"
+    cfg.write_text(yaml.safe_dump({"synth": "fm", "corpus": CORPUS, "features": ["pitch"], "features_reward": ["pitch-midi", "centroid-midi"]}))
+    res = runner.invoke(app, ["--root", str(ws), "visualize", "--synth", "fm", "--corpus", CORPUS, "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    stored = json.loads((ws / "synths" / "fm" / "coverage.json").read_text())
+    assert stored["features"] == ["centroid-midi", "pitch-midi"] and "config" in stored["distance_unit"]
+    assert "over pitch-midi" in res.output or "centroid-midi, pitch-midi" in res.output
 
 
 def test_cli_coverage_threshold_option(ws):

@@ -75,3 +75,23 @@ def distance_unit(mean: np.ndarray, std: np.ndarray, *, units: str) -> np.ndarra
             if name in PERCEPTUAL_UNITS:
                 unit[i] = PERCEPTUAL_UNITS[name]
     return unit
+
+
+def varied_columns(values: np.ndarray, names: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Which descriptors a table really varies, shape (D',), bool: not :func:`constant_columns`, and
+    for a descriptor with a perceptual unit, a spread (5th to 95th percentile) of at least one unit (a
+    semitone, 3 dB): an FM synth's level wobbling by 0.2 dB across its table is no level control.
+
+    Parameters
+    ----------
+    values : ndarray, shape (rows, D')
+        A table's values of the descriptors ``names``.
+    names : sequence of str, length D'
+    """
+    values = np.asarray(values, dtype=np.float64)
+    varied = ~constant_columns(values.mean(axis=0), values.std(axis=0))
+    lo, hi = np.percentile(values, [5, 95], axis=0)
+    for i, name in enumerate(names):
+        if name in PERCEPTUAL_UNITS and hi[i] - lo[i] < PERCEPTUAL_UNITS[name]:
+            varied[i] = False
+    return varied
