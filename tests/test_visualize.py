@@ -7,10 +7,10 @@ import json
 import os
 
 import numpy as np
-import yaml
 import pandas as pd
 import pytest
 import soundfile as sf
+import yaml
 from numpy.testing import assert_allclose
 from scipy.spatial.distance import cdist
 from typer.testing import CliRunner
