@@ -39,6 +39,29 @@ class PdError(SynthError):
     """Pure Data is missing, failed to load a patch, hung or died."""
 
 
+class StorageError(RlimproError):
+    """A file or folder cannot be written or read: a full disk, permissions, a read-only folder.
+
+    The message names the path and the operating system's reason; what was complete before the
+    error stays complete, and partial files are removed.
+    """
+
+
+def storage_error(exc: OSError, path: object, *, action: str = "write", label: str = "") -> StorageError:
+    """A :class:`StorageError` for ``exc``: ``[label: ]cannot ACTION PATH: reason``."""
+    reason = exc.strerror or str(exc)
+    prefix = f"{label}: " if label else ""
+    return StorageError(f"{prefix}cannot {action} {path}: {reason}")
+
+
+class LockedError(RlimproError):
+    """An output is being written by another rlimpro command (names it)."""
+
+
+class UnsafeModelError(RlimproError):
+    """A model file does not hold what rlimpro writes (it may run code when loaded): refused unread."""
+
+
 class PartialFailure(RlimproError):
     """A batch job finished its good items but some items failed; ``failures`` maps item -> reason."""
 
