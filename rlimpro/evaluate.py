@@ -34,6 +34,7 @@ import pandas as pd
 from rlimpro import __version__
 from rlimpro.descriptors.registry import DESCRIPTORS
 from rlimpro.errors import MismatchError, NotFoundError, ParameterError
+from rlimpro.live.log import check_session_log
 from rlimpro.progress import progress_bar
 from rlimpro.runs import (
     EVALUATION,
@@ -506,6 +507,7 @@ def read_log(path: Path) -> tuple[pd.DataFrame, int]:
         )
     if len(frame) == 0:
         raise MismatchError(f"--log {path} has no rows")
+    check_session_log(path, frame)
     values = frame[expected].to_numpy(np.float64)
     if not np.isfinite(values).all():
         raise MismatchError(f"--log {path} holds non-finite values")

@@ -21,8 +21,30 @@ from rlimpro.cli import sweep as _sweep  # noqa: F401
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    SIGINT and SIGTERM are handled for the whole command (:class:`rlimpro.interrupts.StopSignals`):
+    a first one stops it cleanly, a second within 2 s quits at once leaving only complete files, and
+    one arriving after the command is over ends the process with its status (no traceback from a
+    library's clean-up). An interrupted command ends with status 130 through ``os._exit``, once it
+    has cleaned up: CPython would otherwise turn the exit into a death by SIGINT when the Ctrl-C
+    landed inside code that a C extension ran with ``PyRun_String`` (torch's import does).
+    """
+    import os
+
+    from rlimpro.cli.app import EXIT_INTERRUPTED
+    from rlimpro.interrupts import StopSignals, exiting, flush_streams
+
+    StopSignals().install()
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        exiting(code)
+        if code == EXIT_INTERRUPTED:
+            flush_streams()
+            os._exit(EXIT_INTERRUPTED)
+        raise
 
 
 __all__ = ["app", "main"]
