@@ -27,7 +27,7 @@ def evaluate(
     RMSE per frame in the z space of the run's features_reward, for the agent, a random policy, the best fixed
     setting and the per-frame best lookup row (floor). With --log, score a session log the same way.
     """
-    from rlimpro.runs import resolve_run
+    from rlimpro.runs import resolve_run, unfinished_warning
 
     root = workspace()
     from rlimpro.cli import crossadaptive as xa
@@ -40,6 +40,9 @@ def evaluate(
         return
     with stage_errors("evaluate"):
         run_dir = resolve_run(run, synth=synth, workspace=root)
+        note = unfinished_warning(run_dir)
+        if note:
+            warn(note)
         if log is not None:
             if corpus or files:
                 from rlimpro.errors import ParameterError
