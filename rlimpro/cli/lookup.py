@@ -18,6 +18,8 @@ def lookup(
     workers: Annotated[int | None, typer.Option("--workers", "-j", help="Processes (default: all cores).")] = None,
     engine: Annotated[str | None, typer.Option("--engine", help="Override the synth's engine: native or pd.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if an up-to-date table exists.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Start a lookup estimated at more than an hour or 8 GB "
+                                      "of memory per worker without asking.")] = False,
     ray: Annotated[
         str | None,
         typer.Option(
@@ -28,8 +30,22 @@ def lookup(
         ),
     ] = None,
 ) -> None:
-    """Render SYNTH over linspace(0, 1, SUBDIV) per parameter; write synths/SYNTH/lookup.csv + lookup.json."""
+    """Render SYNTH over linspace(0, 1, SUBDIV) per parameter; write synths/SYNTH/lookup.csv + lookup.json.
+
+    A big lookup prints its points, estimated time and memory per worker first, and needs --yes above
+    an hour or 8 GB per worker. Ctrl-C keeps the finished chunks: run the same command to resume.
+    """
     from rlimpro.lookup import compute_lookup
+
+    def estimated(est) -> None:  # noqa: ANN001 - a LookupEstimate
+        info(f"lookup {synth}: {est.describe()}")
+        if est.needs_confirmation and not yes:
+            from rlimpro.errors import ParameterError
+
+            raise ParameterError(
+                f"lookup {synth} would take {est.describe().split(': ', 1)[1]}; add --yes to start it, "
+                "or lower --subdiv, --params or --duration"
+            )
 
     with stage_errors("lookup"):
         if engine not in (None, "native", "pd"):
@@ -46,6 +62,7 @@ def lookup(
             force=force,
             engine=engine,
             ray_address=ray,
+            on_estimate=estimated,
         )
     for w in result.warnings:
         warn(w)
