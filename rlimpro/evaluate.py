@@ -246,8 +246,10 @@ def load_policy(run: Path, *, algorithm: str, final: bool = False):
     path = run / FINAL_MODEL if final else model_path(run)
     if not path.is_file():
         raise NotFoundError(f"run {run} has no {path.name}")
+    from rlimpro.modelzip import load_model
+
     try:
-        return algorithm_class(algorithm).load(str(path), device="cpu"), path
+        return load_model(path, algorithm_class(algorithm)), path  # refuses zips rlimpro did not write
     except (ValueError, KeyError, RuntimeError, OSError) as exc:  # zipfile errors, torch errors
         raise NotFoundError(f"cannot load {path} ({exc}); the file is damaged, train again") from exc
 
