@@ -227,6 +227,11 @@ def _redeliver(signum: int) -> None:
     timer.start()
 
 
+def installed() -> StopSignals | None:
+    """The :class:`StopSignals` handling this process's signals, if any."""
+    return _state["installed"]
+
+
 @contextlib.contextmanager
 def stop_signals() -> Iterator[StopSignals]:
     """The process's :class:`StopSignals` (the ``rlimpro`` command's), or one installed for the block."""

@@ -6,16 +6,32 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from rlimpro import __version__
 
+
+class _Group(TyperGroup):
+    """The command group: a Ctrl-C outside a stage's own handling still ends in one line and status 130
+    (click would print "Aborted!" and exit 1)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            said = str(exc) if exc.args else f"rlimpro {ctx.invoked_subcommand or ''} interrupted".replace("  ", " ")
+            err_console.print(f"[yellow]{escape(said)}[/]")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
 app = typer.Typer(
     name="rlimpro",
+    cls=_Group,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -107,6 +123,12 @@ def describe_os_error(exc: OSError) -> str:
 def warn(message: str) -> None:
     """Print a warning on stderr."""
     err_console.print(f"[yellow]warning:[/] {escape(message)}")
+
+
+RAY_SOCKETS_WARNING = (
+    "Ray's own servers listen on every network interface (Ray's choice, even for a local instance); "
+    "use --ray on a trusted network or behind a firewall"
+)
 
 
 def info(message: str) -> None:
