@@ -202,19 +202,10 @@ class PendingSoundFile:
         self.frames += data.shape[0]
 
     def _io_error(self, exc: BaseException):  # noqa: ANN202 - a StorageError
-        import errno
-        import os
-        import shutil
-
         from rlimpro.errors import storage_error
 
-        reason = str(exc)
-        try:
-            if shutil.disk_usage(self._tmp.parent).free < 1 << 16:
-                reason = os.strerror(errno.ENOSPC)
-        except OSError:
-            pass
-        return storage_error(OSError(reason or "write failed"), self.path, label="--output")
+        # libsndfile says nothing useful about a short write; storage_error tells a full disk
+        return storage_error(exc if isinstance(exc, OSError) else OSError(str(exc)), self.path, label="--output")
 
     def truncate(self, frames: int) -> None:
         """Keep only the first ``frames`` frames (to match a session log cut short)."""

@@ -453,6 +453,11 @@ class _FileWriter:
         self.frames = 0
         self._file: Any = None
 
+    @property
+    def failed(self) -> bool:
+        """A write failed (a full disk): the file will be discarded."""
+        return self._file is not None and self._file.error is not None
+
     def keep_decisions(self, decisions: int) -> None:
         """Cut the file to the audio of the first ``decisions`` hops (a session log cut short)."""
         frames = decisions * self.hop if self.n_samples is None else min(decisions * self.hop, self.n_samples)

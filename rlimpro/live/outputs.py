@@ -154,6 +154,11 @@ class SoundFileSink(Sink):
         self._file.write(block)
         self.frames_written += n
 
+    @property
+    def failed(self) -> bool:
+        """A write failed (a full disk): the file will be discarded."""
+        return self._file is not None and self._file.error is not None
+
     def keep_decisions(self, decisions: int) -> None:
         """Cut the file to the audio of the first ``decisions`` decisions (a session log cut short)."""
         frames = decisions * self.hop

@@ -175,23 +175,31 @@ class SessionEnd:
         # leaves nothing behind.
         keep = self.error is None or (self.log is not None and self.log.rows > 0)
         close_error: BaseException | None = None
-        if self.log is not None and keep:
-            with contextlib.suppress(StorageError):  # the log keeps its complete rows (log.error says why)
-                self.log.flush()
-            for s in self.sinks:  # a log cut short by a write error: the audio keeps as many hops
-                if hasattr(s, "keep_decisions"):
-                    s.keep_decisions(self.log.rows_written)
+        closed: set[int] = set()
 
         def close(s: Any) -> None:
             nonlocal close_error
+            if id(s) in closed:
+                return
+            closed.add(id(s))
             try:
                 s.close(ok=keep)
             except Exception as err:  # the log is still written; the first such error is raised after
-                if err is self.error:
+                if err is self.error or isinstance(err, StorageError) and str(err) == str(self.error):
                     return
                 close_error = close_error or err
                 if self.error is None:
                     self.stopped_by = f"error while closing {s.name}: {err}"
+
+        if self.log is not None and keep:
+            for s in self.sinks:  # a file that failed (a full disk) is discarded first: its room goes to the log
+                if getattr(s, "failed", False):
+                    close(s)
+            with contextlib.suppress(StorageError):  # the log keeps its complete rows (log.error says why)
+                self.log.flush()
+            for s in self.sinks:  # a log cut short by a write error: the audio keeps as many hops
+                if hasattr(s, "keep_decisions") and id(s) not in closed:
+                    s.keep_decisions(self.log.rows_written)
 
         # Sinks that only talk to processes close first (a second Ctrl-C may quit while Pd stops); the
         # files are then published together with the log, which a second Ctrl-C does not cut apart.
