@@ -260,7 +260,8 @@ def compute_lookup(
     workers : int, optional
         Processes (default: all cores); with ``ray_address="local"``, the local Ray instance's CPUs.
     force : bool
-        Recompute even when an up-to-date table exists; discard partial progress.
+        Recompute even when an up-to-date table exists (chunks saved by an interrupted run of the same
+        plan and rlimpro version are still reused: that run computed them the same way).
     engine : {"native", "pd"}, optional
         Override the synth's engine.
     settings : AnalysisSettings, optional
@@ -334,36 +335,39 @@ def _compute_locked(spec: SynthSpec, *, synth: str, table: Path, plan: dict[str,
                     show_progress: bool, ray_address: str | None,
                     on_estimate: Callable[[LookupEstimate], None] | None) -> LookupResult:
     out_dir = table.parent
-    plan_key = json.dumps(plan, sort_keys=True)
     if not force and _up_to_date(table, plan):
         return LookupResult(path=table, rows=rows, seconds=0.0, skipped=True)
 
     partial = out_dir / ".lookup-partial"
-    if force and partial.exists():
-        shutil.rmtree(partial)
     plan_file = partial / "plan.json"
+    # Chunks saved by an interrupted run of this very plan and rlimpro version are resumed, with or
+    # without --force (which only means: do not trust the finished table), so "run the same command to
+    # resume" is always true.
+    partial_plan = {**plan, "rlimpro_version": __version__}
+    reuse = False
     if partial.exists():
         try:
-            same = json.dumps(json.loads(plan_file.read_text()), sort_keys=True) == plan_key
+            reuse = json.dumps(json.loads(plan_file.read_text()), sort_keys=True) == json.dumps(partial_plan, sort_keys=True)
         except (OSError, json.JSONDecodeError):
-            same = False
-        if not same:
-            shutil.rmtree(partial)
-    partial.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(plan_file, plan)
+            reuse = False
 
     points = grid(n_params=spec.n_params, subdiv=subdiv)
     n_chunks = -(-rows // CHUNK_ROWS)
     chunk_file = [partial / f"chunk-{i:06d}.npy" for i in range(n_chunks)]
-    done = [f.is_file() for f in chunk_file]
+    done = [reuse and f.is_file() for f in chunk_file]
     todo = [i for i in range(n_chunks) if not done[i]]
     resumed = n_chunks - len(todo)
     workers = workers or os.cpu_count() or 1
     spec_json = spec.model_dump_json()
     n_todo = sum(min(CHUNK_ROWS, rows - i * CHUNK_ROWS) for i in todo)
     if on_estimate is not None and n_todo * duration > ESTIMATE_ABOVE_AUDIO_SECONDS:
+        # before anything is written or deleted: a refused job leaves the workspace as it was
         on_estimate(estimate_lookup(spec, points=points, todo=n_todo, duration=duration, workers=workers,
                                     settings=settings))
+    if partial.exists() and not reuse:  # chunks of another plan or version
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(plan_file, partial_plan)
     t0 = time.perf_counter()
 
     def save(i: int, values: np.ndarray) -> None:
@@ -387,9 +391,8 @@ def _compute_locked(spec: SynthSpec, *, synth: str, table: Path, plan: dict[str,
         n = saved()
         if n == 0:
             raise LookupInterrupted("lookup interrupted before a chunk was finished; nothing was saved") from None
-        again = "the same command without --force" if force else "the same command"
         raise LookupInterrupted(f"lookup interrupted: {n} of {n_chunks} chunks are saved in {partial}; "
-                                f"run {again} to resume") from None
+                                "run the same command to resume") from None
 
     values = np.concatenate([np.load(f) for f in chunk_file])
     frame = pd.DataFrame(points, columns=param_columns(spec.n_params))

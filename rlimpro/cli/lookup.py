@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from rlimpro.cli.app import app, info, stage_errors, warn, workspace
+from rlimpro.cli.app import RAY_SOCKETS_WARNING, app, info, stage_errors, warn, workspace
 
 
 @app.command()
@@ -17,7 +17,8 @@ def lookup(
     duration: Annotated[float, typer.Option("--duration", help="Seconds rendered per grid point.")] = 1.0,
     workers: Annotated[int | None, typer.Option("--workers", "-j", help="Processes (default: all cores).")] = None,
     engine: Annotated[str | None, typer.Option("--engine", help="Override the synth's engine: native or pd.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Recompute even if an up-to-date table exists.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even if an up-to-date table exists (an interrupted "
+                                        "run's saved chunks are still reused).")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Start a lookup estimated at more than an hour or 8 GB "
                                       "of memory per worker without asking.")] = False,
     ray: Annotated[
@@ -47,6 +48,8 @@ def lookup(
                 "or lower --subdiv, --params or --duration"
             )
 
+    if ray is not None:
+        warn(RAY_SOCKETS_WARNING)
     with stage_errors("lookup"):
         if engine not in (None, "native", "pd"):
             from rlimpro.errors import ParameterError
