@@ -205,15 +205,14 @@ def check_numeric(frame: pd.DataFrame, *, path: Path) -> None:
 
     for column in frame.columns:
         values = frame[column]
-        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-            bad = ~np.isfinite(values.to_numpy(dtype=np.float64))
-        else:
-            bad = pd.to_numeric(values, errors="coerce").isna().to_numpy()
-            bad |= ~np.isfinite(pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan))
+        numbers = values if pd.api.types.is_numeric_dtype(values.dtype) else pd.to_numeric(values, errors="coerce")
+        bad = ~np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
         if bad.any():
             row = int(np.argmax(bad))
+            cell = values.iloc[row]
+            shown = "an empty cell" if pd.isna(cell) else repr(cell) if isinstance(cell, str) else str(cell)
             raise MismatchError(
-                f"table {path}, line {row + 2}, column '{column}': {values.iloc[row]!r} is not a number; "
+                f"table {path}, line {row + 2}, column '{column}': {shown} is not a number; "
                 "re-create the table (or fix that cell)"
             )
 
