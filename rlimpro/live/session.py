@@ -566,12 +566,10 @@ def _osc_loop(agent: Any, receiver: Any, emit: Callable, latency: LatencyRecorde
         if stop is not None and stop.is_set():
             return stop_reason(stop)
         now = clock()
-        if on_ignored is not None and now - last_report >= REPORT_INTERVAL:
+        if on_ignored is not None and receiver.counters.ignored > reported and now - last_report >= REPORT_INTERVAL:
             ignored = receiver.counters.ignored
-            if ignored > reported:
-                on_ignored({**receiver.counters.as_dict(), "new": ignored - reported})
-                reported = ignored
-            last_report = now
+            on_ignored({**receiver.counters.as_dict(), "new": ignored - reported})
+            reported, last_report = ignored, now
         if duration is not None and now - start >= duration:
             return "duration"
         timeout = 0.1 if duration is None else max(0.0, min(0.1, duration - (now - start)))
