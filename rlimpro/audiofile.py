@@ -128,7 +128,9 @@ def read_audio(path: Path, *, sample_rate: int) -> tuple[np.ndarray, AudioInfo]:
 class PendingSoundFile:
     """A sound file written block by block to a temporary beside ``path``, renamed onto it on success.
 
-    A reader never sees a half-written file; an aborted session leaves nothing behind.
+    A reader never sees a half-written file; an aborted session leaves nothing behind. A write that
+    fails (a full disk) raises :class:`~rlimpro.errors.StorageError` and the file is then discarded
+    on close: it would be incomplete.
 
     Parameters
     ----------
@@ -139,6 +141,13 @@ class PendingSoundFile:
     channels : int
     fmt : str
         soundfile format name (``"WAV"``, ``"FLAC"``, ``"AIFF"``); samples are stored as 24-bit PCM.
+
+    Attributes
+    ----------
+    frames : int
+        Frames written.
+    error : StorageError or None
+        Why writing failed, if it did.
 
     Raises
     ------
@@ -152,9 +161,12 @@ class PendingSoundFile:
 
         import soundfile as sf
 
-        from rlimpro.errors import ParameterError
+        from rlimpro.errors import ParameterError, storage_error
+        from rlimpro.interrupts import track_partial, untrack_partial
 
         self.path = Path(path)
+        self.frames = 0
+        self.error = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
@@ -162,22 +174,75 @@ class PendingSoundFile:
         except OSError as exc:
             raise ParameterError(f"--output {self.path}: cannot write to {self.path.parent} ({exc.strerror or exc})") from exc
         self._tmp = Path(tmp)
-        self._fh = sf.SoundFile(str(self._tmp), "w", samplerate=int(sample_rate), channels=channels, format=fmt,
-                                subtype="PCM_24")
+        track_partial(self._tmp)
+        try:
+            self._fh = sf.SoundFile(str(self._tmp), "w", samplerate=int(sample_rate), channels=channels, format=fmt,
+                                    subtype="PCM_24")
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            self._tmp.unlink(missing_ok=True)
+            untrack_partial(self._tmp)
+            raise storage_error(OSError(str(exc)), self.path, label="--output") from exc
 
     def write(self, block: np.ndarray) -> None:
-        """Append samples, shape (n,) or (n, channels), clipped to [-1, 1]."""
-        self._fh.write(np.clip(block, -1.0, 1.0))
+        """Append samples, shape (n,) or (n, channels), clipped to [-1, 1].
+
+        Raises
+        ------
+        StorageError
+            libsndfile could not write them all (a full disk); the file will be discarded.
+        """
+        if self.error is not None:
+            raise self.error
+        data = np.clip(block, -1.0, 1.0)
+        try:
+            self._fh.write(data)
+        except (AssertionError, RuntimeError, OSError) as exc:  # soundfile asserts the frame count written
+            self.error = self._io_error(exc)
+            raise self.error from exc
+        self.frames += data.shape[0]
+
+    def _io_error(self, exc: BaseException):  # noqa: ANN202 - a StorageError
+        from rlimpro.errors import storage_error
+
+        # libsndfile says nothing useful about a short write; storage_error tells a full disk
+        return storage_error(exc if isinstance(exc, OSError) else OSError(str(exc)), self.path, label="--output")
+
+    def truncate(self, frames: int) -> None:
+        """Keep only the first ``frames`` frames (to match a session log cut short)."""
+        if self._fh is None or self.error is not None or frames >= self.frames:
+            return
+        try:
+            self._fh.truncate(max(int(frames), 0))
+            self._fh.seek(0, 2)
+        except (RuntimeError, OSError) as exc:
+            self.error = self._io_error(exc)
+            return
+        self.frames = max(int(frames), 0)
 
     def close(self, *, ok: bool) -> None:
-        """Rename the file into place (``ok``) or delete it; idempotent."""
+        """Rename the file into place (``ok`` and every write succeeded) or delete it; idempotent.
+
+        Raises
+        ------
+        StorageError
+            The file could not be completed (its header written): it is deleted.
+        """
+        from rlimpro.interrupts import critical, untrack_partial
+
         if self._fh is None:
             return
-        self._fh.close()
-        self._fh = None
-        if ok:
-            from rlimpro.tables import publish
+        fh, self._fh = self._fh, None
+        with critical():
+            try:
+                fh.close()
+            except (RuntimeError, OSError) as exc:
+                self.error = self.error or self._io_error(exc)
+            if ok and self.error is None:
+                from rlimpro.tables import publish
 
-            publish(self._tmp, self.path)
-        else:
-            self._tmp.unlink(missing_ok=True)
+                publish(self._tmp, self.path)
+            else:
+                self._tmp.unlink(missing_ok=True)
+                untrack_partial(self._tmp)
+        if ok and self.error is not None:
+            raise self.error

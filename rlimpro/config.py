@@ -33,12 +33,37 @@ def load_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise NotFoundError(f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(read_utf8(path)) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys to values, got {type(data).__name__}")
     return data
+
+
+def read_utf8(path: Path) -> str:
+    """The text of a UTF-8 file (a UTF-8 byte-order mark is allowed).
+
+    Raises
+    ------
+    ConfigError
+        The file is not UTF-8 (names the file and the first bad byte; says so for UTF-16 files).
+    NotFoundError
+        The file cannot be read.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise NotFoundError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise ConfigError(f"{path}: the file is UTF-16 text; save it as UTF-8")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}); save the file as UTF-8"
+        ) from None
 
 
 _MAX_INPUT = 40  # characters of an offending value quoted in a message

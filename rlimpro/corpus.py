@@ -19,10 +19,18 @@ Re-running skips a file whose bytes (hash), name and analysis settings are uncha
 re-analyzed, and tables whose audio is gone are removed. Every table and the sidecar are written
 atomically, and the sidecar is updated after each finished file, so an interrupted run leaves a
 consistent folder and the next run resumes.
+
+Files are streamed (:func:`analyze_file`): decoded, mixed down, resampled and analyzed in blocks of
+:data:`BLOCK_FRAMES` frames, the table written block by block, so memory stays bounded whatever the
+file's length; the tables are identical to analyzing the whole signal at once (same kernel calls on
+the same frames, the smoothing's running sum carried across blocks). One lock per corpus features
+folder (:mod:`rlimpro.locks`): a second identical command waits, then skips what the first finished.
+A full disk stops with the finished files' tables kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -35,13 +43,22 @@ import numpy as np
 import pandas as pd
 
 from rlimpro import __version__
-from rlimpro.audiofile import file_hash, read_audio, supported_extensions
-from rlimpro.descriptors.analyzer import AnalysisSettings, Analyzer, smooth_frames
+from rlimpro.audiofile import file_hash, supported_extensions
+from rlimpro.descriptors.analyzer import _CHUNK_FRAMES, AnalysisSettings, Analyzer, smooth_frames
+from rlimpro.descriptors.derived import derive
 from rlimpro.descriptors.registry import DESCRIPTORS
-from rlimpro.errors import AudioError, NotFoundError, ParameterError, PartialFailure
-from rlimpro.progress import progress_bar
-from rlimpro.tables import atomic_write, check_descriptors, ensure_writable_folder, write_json_atomic
-from rlimpro.workers import one_blas_thread, pool_worker_init
+from rlimpro.errors import (
+    AudioError,
+    NotFoundError,
+    ParameterError,
+    PartialFailure,
+    StorageError,
+    storage_error,
+)
+from rlimpro.locks import output_lock
+from rlimpro.progress import progress_bar, status_line
+from rlimpro.tables import check_descriptors, ensure_writable_folder, write_json_atomic
+from rlimpro.workers import one_blas_thread, pool_worker_init, stop_pool
 from rlimpro.workspace import corpus_dir, did_you_mean
 
 #: A frame is ``active`` when its unsmoothed RMS loudness exceeds this, dBFS.
@@ -50,6 +67,10 @@ SILENCE_THRESHOLD_DB = -60.0
 MANIFEST = "analysis.json"
 #: Table columns before the descriptors.
 LEADING_COLUMNS = ("time", "active")
+#: Frames analyzed per block when streaming a file (a multiple of the analyzer's kernel batch, so the
+#: kernel sees exactly the frames it sees on the whole signal): 4096 frames = 47.6 s at 44.1 kHz / 512.
+BLOCK_FRAMES = 16 * _CHUNK_FRAMES
+READ_FRAMES = 1 << 18  #: samples per channel decoded at a time
 
 
 @dataclasses.dataclass
@@ -242,8 +263,156 @@ def table_csv(frame: pd.DataFrame) -> str:
     return "\n".join([",".join(frame.columns), *(fmt % tuple(row) for row in rows)]) + "\n"
 
 
+class _BlockAnalysis:
+    """The whole-signal analysis (:func:`describe_signal`), computed block by block.
+
+    Frame ``i`` is the window ending at sample ``(i + 1) * hop`` of the signal with ``window - hop``
+    zeros before it (the batch analyzer's framing). Samples are pushed as they are decoded; frames are
+    analyzed :data:`BLOCK_FRAMES` at a time, starting at multiples of the kernel batch, so every
+    kernel call gets the same frames as on the whole signal. The causal rolling mean carries its
+    running sum across blocks, so it adds in the same order as on the whole signal.
+    """
+
+    def __init__(self, settings: AnalysisSettings, analyzer: Analyzer):
+        self.settings = settings
+        self.analyzer = analyzer
+        s = settings
+        self._buf = np.zeros(s.window - s.hop, dtype=np.float64)  # the zeros before the signal
+        self._frame0 = 0  # index of the first frame whose window starts at self._buf[0]
+        self.samples = 0
+        self.frames = 0
+        self.active = 0
+        d = len(DESCRIPTORS)
+        self._cs = np.zeros((1, d))  # the last ``smooth`` rows of the running sum, from row self._cs0
+        self._cs0 = 0
+
+    def push(self, samples: np.ndarray) -> list[np.ndarray]:
+        """Add samples; returns the table rows of the blocks completed (arrays (k, 2 + D))."""
+        self.samples += samples.size
+        self._buf = np.concatenate([self._buf, samples.astype(np.float64)])
+        s = self.settings
+        need = (BLOCK_FRAMES - 1) * s.hop + s.window
+        out = []
+        while self._buf.size >= need:
+            out.append(self._block(BLOCK_FRAMES))
+        return out
+
+    def finish(self) -> list[np.ndarray]:
+        """The rows of the frames left (the signal's end padded with zeros)."""
+        s = self.settings
+        total = s.n_frames(self.samples)
+        left = total - self._frame0
+        if left <= 0:
+            return []
+        need = (left - 1) * s.hop + s.window
+        if self._buf.size < need:
+            self._buf = np.concatenate([self._buf, np.zeros(need - self._buf.size)])
+        out = []
+        while left > 0:
+            k = min(BLOCK_FRAMES, left)
+            out.append(self._block(k))
+            left -= k
+        return out
+
+    def _block(self, k: int) -> np.ndarray:
+        s = self.settings
+        span = (k - 1) * s.hop + s.window
+        frames = np.lib.stride_tricks.sliding_window_view(self._buf[:span], s.window)[:: s.hop][:k]
+        raw = np.empty((k, len(DESCRIPTORS)))
+        for start in range(0, k, _CHUNK_FRAMES):
+            raw[start : start + _CHUNK_FRAMES] = self.analyzer.kernel(frames[start : start + _CHUNK_FRAMES])
+        active = (raw[:, 0] > SILENCE_THRESHOLD_DB).astype(np.float64)
+        values = self._smooth(raw)
+        first = self._frame0
+        times = np.arange(first, first + k) * s.hop / s.sample_rate
+        self._buf = self._buf[k * s.hop :].copy()
+        self._frame0 += k
+        self.frames += k
+        self.active += int(active.sum())
+        return np.column_stack([times, active, values])
+
+    def _smooth(self, raw: np.ndarray) -> np.ndarray:
+        n = self.settings.smooth
+        if n <= 1:
+            return raw
+        k0 = self._frame0
+        new = np.cumsum(np.vstack([self._cs[-1:], raw]), axis=0)[1:]  # running sum rows k0+1 .. k0+k
+        cs = np.vstack([self._cs, new])
+        idx = np.arange(k0 + 1, k0 + raw.shape[0] + 1)
+        lo = np.maximum(idx - n, 0)
+        out = (cs[idx - self._cs0] - cs[lo - self._cs0]) / (idx - lo)[:, None]
+        self._cs = cs[-n:]
+        self._cs0 = k0 + raw.shape[0] + 1 - self._cs.shape[0]
+        return derive(out)  # the -midi descriptors of the smoothed values, as smooth_frames does
+
+
+def _stream_mono(path: Path, *, sample_rate: int):  # noqa: ANN202 - (AudioInfo, iterator of float32 blocks)
+    """Decode ``path`` block by block: mono (mean of the channels), resampled to ``sample_rate`` (soxr HQ,
+    streamed: the same samples as resampling the whole signal at once).
+
+    Raises
+    ------
+    AudioError
+        As :func:`rlimpro.audiofile.read_audio` (undecodable, empty, NaN/infinite samples, too short).
+    """
+    import soundfile as sf
+    import soxr
+
+    from rlimpro.audiofile import AudioInfo
+
+    try:
+        fh = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        reason = str(exc)
+        if ": " in reason and reason.startswith("Error opening"):
+            reason = reason.split(": ", 1)[1]
+        raise AudioError(f"cannot decode audio ({reason})") from exc
+    except OSError as exc:
+        raise AudioError(f"cannot read the file ({exc.strerror or exc})") from exc
+    rate, channels, frames = int(fh.samplerate), int(fh.channels), int(fh.frames)
+    if rate <= 0:
+        fh.close()
+        raise AudioError(f"invalid sample rate {rate} Hz in the header")
+
+    def blocks():
+        stream = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ") if rate != sample_rate else None
+        read = produced = 0
+        with fh:
+            while True:
+                try:
+                    data = fh.read(READ_FRAMES, dtype="float32", always_2d=True)
+                except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+                    raise AudioError(f"cannot decode audio ({exc})") from exc
+                if data.shape[0] == 0:
+                    break
+                read += data.shape[0]
+                if not np.isfinite(data).all():
+                    raise AudioError("the file holds NaN or infinite samples")
+                mono = data[:, 0] if channels == 1 else data.mean(axis=1, dtype=np.float32)
+                mono = np.ascontiguousarray(mono, dtype=np.float32)
+                if stream is not None:
+                    mono = stream.resample_chunk(mono, last=False)
+                produced += mono.size
+                if mono.size:
+                    yield mono
+        if read == 0:
+            raise AudioError("the file holds no audio samples")
+        if stream is not None:
+            tail = stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+            produced += tail.size
+            if tail.size:
+                yield tail
+            if produced == 0:
+                raise AudioError(f"too short to resample from {rate} Hz to {sample_rate} Hz")
+
+    return AudioInfo(sample_rate=rate, channels=channels, frames=frames), blocks()
+
+
 def analyze_file(path: Path, *, table: Path, settings: AnalysisSettings) -> dict[str, Any]:
-    """Decode, analyze and write the table of one audio file (atomically).
+    """Decode, analyze and write the table of one audio file (atomically), streaming it in blocks.
+
+    Memory is bounded by the block size whatever the file's length; the table is the one
+    :func:`describe_signal` gives for the whole signal, to the byte.
 
     Parameters
     ----------
@@ -263,22 +432,53 @@ def analyze_file(path: Path, *, table: Path, settings: AnalysisSettings) -> dict
     ------
     AudioError
         The file cannot be decoded or holds no usable audio (the message gives the reason).
-    ParameterError
-        The table cannot be written.
+    StorageError
+        The table cannot be written (a full disk): nothing is left of it.
     """
-    signal, info = read_audio(path, sample_rate=settings.sample_rate)
-    frame = describe_signal(signal, settings=settings)
+    import tempfile
+
+    from rlimpro.interrupts import track_partial, untrack_partial
+    from rlimpro.tables import publish
+
+    table = Path(table)
+    raw_settings = dataclasses.replace(settings, smooth=1)
+    analysis = _BlockAnalysis(settings, _analyzer(raw_settings))
+    info, blocks = _stream_mono(Path(path), sample_rate=settings.sample_rate)
+    columns = [*LEADING_COLUMNS, *DESCRIPTORS]
+    fmt = ",".join("%d" if name == "active" else "%.9g" for name in columns)
     try:
-        atomic_write(table, lambda tmp: tmp.write_text(table_csv(frame)))
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{table.name}.", suffix=".tmp", dir=table.parent)
     except OSError as exc:
-        raise ParameterError(f"cannot write {table}: {exc.strerror or exc}") from exc
+        raise storage_error(exc, table) from exc
+    tmp = Path(tmp_name)
+    track_partial(tmp)
+    try:
+        with os.fdopen(fd, "w") as out:
+
+            def write(rows: list[np.ndarray]) -> None:
+                for block in rows:
+                    out.write("".join(fmt % tuple(r) + "\n" for r in block.tolist()))
+
+            out.write(",".join(columns) + "\n")
+            for samples in blocks:
+                write(analysis.push(samples))
+            write(analysis.finish())
+        publish(tmp, table)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        untrack_partial(tmp)
+        raise storage_error(exc, table) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        untrack_partial(tmp)
+        raise
     return {
         "source": Path(path).name,
         "sample_rate": info.sample_rate,
         "channels": info.channels,
         "duration": round(info.duration, 6),
-        "frames": int(len(frame)),
-        "active_frames": int(frame["active"].sum()),
+        "frames": int(analysis.frames),
+        "active_frames": int(analysis.active),
     }
 
 
@@ -376,124 +576,139 @@ def analyze_corpus(
     out = features_dir(corpus, workspace=workspace)
     ensure_writable_folder(out)
     manifest_path = out / MANIFEST
-    header = {
-        "rlimpro_version": __version__,
-        "corpus": corpus,
-        "analysis": settings.to_dict(),
-        "descriptors": list(DESCRIPTORS),
-        "silence_threshold_db": SILENCE_THRESHOLD_DB,
-        "active": "unsmoothed loudness-dBFS above silence_threshold_db",
-    }
-    old = _load_manifest(manifest_path)
-    old_files = old.get("files", {}) if all(old.get(k) == v for k, v in header.items()) else {}
+    # One analysis of this corpus at a time: a second identical command waits, then skips finished files.
+    with output_lock(manifest_path, what=f"the tables of corpus '{corpus}' ({out})",
+                     on_wait=lambda line: status_line(line, enabled=show_progress)):
+        header = {
+            "rlimpro_version": __version__,
+            "corpus": corpus,
+            "analysis": settings.to_dict(),
+            "descriptors": list(DESCRIPTORS),
+            "silence_threshold_db": SILENCE_THRESHOLD_DB,
+            "active": "unsmoothed loudness-dBFS above silence_threshold_db",
+        }
+        old = _load_manifest(manifest_path)
+        old_files = old.get("files", {}) if all(old.get(k) == v for k, v in header.items()) else {}
 
-    hashes: dict[str, str] = {}
-    for stem, p in candidates.items():
-        try:
-            hashes[stem] = file_hash(p)
-        except OSError as exc:
-            failures[p.name] = f"cannot read the file ({exc.strerror or exc})"
-    kept: dict[str, dict[str, Any]] = {}
-    todo: list[str] = []
-    for stem in hashes:
-        entry = old_files.get(stem)
-        fresh = (
-            not force
-            and isinstance(entry, dict)
-            and entry.get("source") == candidates[stem].name
-            and entry.get("sha256") == hashes[stem]
-            and (out / f"{stem}.csv").is_file()
-        )
-        if fresh:
-            kept[stem] = entry
-        else:
-            todo.append(stem)
-
-    # Tables not kept are stale (changed, failed or vanished audio, other settings): remove them first,
-    # so the folder never pairs a table with the wrong audio, even if this run is interrupted.
-    removed = []
-    for csv in sorted(out.glob("*.csv")):
-        if csv.stem not in kept:
-            csv.unlink(missing_ok=True)
-            if csv.stem not in hashes:
-                removed.append(csv.stem)
-    for tmp in out.glob(".*.tmp"):  # leftovers of a killed writer
-        tmp.unlink(missing_ok=True)
-
-    manifest: dict[str, Any] = {**header, "files": dict(sorted(kept.items()))}
-    if manifest != old:
-        write_json_atomic(manifest_path, manifest)
-
-    analyzed: list[str] = []
-    audio_seconds = 0.0
-    frames = 0
-
-    def finish(stem: str, ok: bool, payload: Any) -> None:
-        nonlocal audio_seconds, frames
-        if not ok:
-            failures[candidates[stem].name] = payload
-            return
-        manifest["files"][stem] = {**payload, "sha256": hashes[stem]}
-        manifest["files"] = dict(sorted(manifest["files"].items()))
-        write_json_atomic(manifest_path, manifest)
-        analyzed.append(stem)
-        audio_seconds += payload["duration"]
-        frames += payload["frames"]
-
-    todo.sort(key=lambda s: candidates[s].stat().st_size, reverse=True)  # biggest first balances workers
-    n_workers = min(workers or os.cpu_count() or 1, len(todo))
-    if todo:
-        if n_workers <= 1:
-            with progress_bar(f"analyze {corpus}", total=len(todo), enabled=show_progress) as advance:
-                for stem in todo:
-                    finish(stem, *_job(str(candidates[stem]), str(out / f"{stem}.csv"), settings))
-                    advance(1)
-        else:
-            # Build the analyzer before the pool: forked workers inherit it (no librosa import per worker).
-            _analyzer(dataclasses.replace(settings, smooth=1))
-            with one_blas_thread(), ProcessPoolExecutor(max_workers=n_workers, initializer=pool_worker_init) as pool:
-                pending = {
-                    pool.submit(_job, str(candidates[s]), str(out / f"{s}.csv"), settings): s for s in todo
-                }
-                try:
-                    with progress_bar(f"analyze {corpus}", total=len(todo), enabled=show_progress) as advance:
-                        while pending:
-                            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                            for fut in finished:
-                                finish(pending.pop(fut), *fut.result())
-                                advance(1)
-                except BaseException:
-                    for fut in pending:
-                        fut.cancel()
-                    raise
-
-    result = CorpusResult(
-        corpus=corpus,
-        features_dir=out,
-        files=sorted(manifest["files"]),
-        analyzed=sorted(analyzed),
-        skipped=sorted(kept),
-        removed=removed,
-        audio_seconds=audio_seconds,
-        frames=frames,
-        seconds=time.perf_counter() - t0,
-        warnings=warnings,
-    )
-    if failures:
-        n_ok = len(result.files)
-        total = n_ok + len(failures)
-        if n_ok:
-            others = "the other file's table is" if n_ok == 1 else f"the tables of the other {n_ok} files are"
-            msg = (
-                f"{len(failures)} of {total} files in {folder} could not be analyzed; {others} in {out}. "
-                "Fix or remove these files and run again:"
+        hashes: dict[str, str] = {}
+        for stem, p in candidates.items():
+            try:
+                hashes[stem] = file_hash(p)
+            except OSError as exc:
+                failures[p.name] = f"cannot read the file ({exc.strerror or exc})"
+        kept: dict[str, dict[str, Any]] = {}
+        todo: list[str] = []
+        for stem in hashes:
+            entry = old_files.get(stem)
+            fresh = (
+                not force
+                and isinstance(entry, dict)
+                and entry.get("source") == candidates[stem].name
+                and entry.get("sha256") == hashes[stem]
+                and (out / f"{stem}.csv").is_file()
             )
-        else:
-            msg = f"none of the {total} files in {folder} could be analyzed; fix or replace them:"
-        exc = PartialFailure(msg, dict(sorted(failures.items())))
-        exc.result = result  # type: ignore[attr-defined]
-        raise exc
-    return result
+            if fresh:
+                kept[stem] = entry
+            else:
+                todo.append(stem)
+
+        # Tables not kept are stale (changed, failed or vanished audio, other settings): remove them first,
+        # so the folder never pairs a table with the wrong audio, even if this run is interrupted.
+        removed = []
+        for csv in sorted(out.glob("*.csv")):
+            if csv.stem not in kept:
+                csv.unlink(missing_ok=True)
+                if csv.stem not in hashes:
+                    removed.append(csv.stem)
+        for tmp in out.glob(".*.tmp"):  # leftovers of a killed writer
+            tmp.unlink(missing_ok=True)
+
+        manifest: dict[str, Any] = {**header, "files": dict(sorted(kept.items()))}
+        if manifest != old:
+            write_json_atomic(manifest_path, manifest)
+
+        analyzed: list[str] = []
+        audio_seconds = 0.0
+        frames = 0
+
+        def finish(stem: str, ok: bool, payload: Any) -> None:
+            nonlocal audio_seconds, frames
+            if not ok:
+                failures[candidates[stem].name] = payload
+                return
+            manifest["files"][stem] = {**payload, "sha256": hashes[stem]}
+            manifest["files"] = dict(sorted(manifest["files"].items()))
+            write_json_atomic(manifest_path, manifest)
+            analyzed.append(stem)
+            audio_seconds += payload["duration"]
+            frames += payload["frames"]
+
+        todo.sort(key=lambda s: candidates[s].stat().st_size, reverse=True)  # biggest first balances workers
+        n_workers = min(workers or os.cpu_count() or 1, len(todo))
+        try:
+            if todo and n_workers <= 1:
+                with progress_bar(f"analyze {corpus}", total=len(todo), enabled=show_progress) as advance:
+                    for stem in todo:
+                        finish(stem, *_job(str(candidates[stem]), str(out / f"{stem}.csv"), settings))
+                        advance(1)
+            elif todo:
+                # Build the analyzer before the pool: forked workers inherit it (no librosa import per worker).
+                _analyzer(dataclasses.replace(settings, smooth=1))
+                with one_blas_thread():
+                    pool = ProcessPoolExecutor(max_workers=n_workers, initializer=pool_worker_init)
+                    pending = {
+                        pool.submit(_job, str(candidates[s]), str(out / f"{s}.csv"), settings): s for s in todo
+                    }
+                    try:
+                        with progress_bar(f"analyze {corpus}", total=len(todo), enabled=show_progress) as advance:
+                            while pending:
+                                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                                for fut in finished:
+                                    finish(pending.pop(fut), *fut.result())
+                                    advance(1)
+                    except BaseException:  # Ctrl-C or an error: stop the workers now, not after their files
+                        with contextlib.suppress(Exception):
+                            stop_pool(pool)
+                        raise
+                    pool.shutdown(wait=True)
+        except KeyboardInterrupt:
+            done = len(manifest["files"])
+            again = "the same command without --force" if force else "the same command"
+            raise KeyboardInterrupt(
+                f"analyze-corpus interrupted: the tables of {done} of {done + len(todo) - len(analyzed)} files are "
+                f"saved in {out}" + (f"; run {again} to analyze the others" if done else "")
+            ) from None
+        except StorageError as exc:
+            raise StorageError(f"{exc}; the tables of the {len(manifest['files'])} files finished are kept: free some "
+                               "space and run the same command to analyze the others") from exc
+
+        result = CorpusResult(
+            corpus=corpus,
+            features_dir=out,
+            files=sorted(manifest["files"]),
+            analyzed=sorted(analyzed),
+            skipped=sorted(kept),
+            removed=removed,
+            audio_seconds=audio_seconds,
+            frames=frames,
+            seconds=time.perf_counter() - t0,
+            warnings=warnings,
+        )
+        if failures:
+            n_ok = len(result.files)
+            total = n_ok + len(failures)
+            if n_ok:
+                others = "the other file's table is" if n_ok == 1 else f"the tables of the other {n_ok} files are"
+                msg = (
+                    f"{len(failures)} of {total} files in {folder} could not be analyzed; {others} in {out}. "
+                    "Fix or remove these files and run again:"
+                )
+            else:
+                msg = f"none of the {total} files in {folder} could be analyzed; fix or replace them:"
+            exc = PartialFailure(msg, dict(sorted(failures.items())))
+            exc.result = result  # type: ignore[attr-defined]
+            raise exc
+        return result
 
 
 # ---------------------------------------------------------------- reading

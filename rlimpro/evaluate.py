@@ -34,6 +34,7 @@ import pandas as pd
 from rlimpro import __version__
 from rlimpro.descriptors.registry import DESCRIPTORS
 from rlimpro.errors import MismatchError, NotFoundError, ParameterError
+from rlimpro.live.log import check_session_log
 from rlimpro.progress import progress_bar
 from rlimpro.runs import (
     EVALUATION,
@@ -156,8 +157,10 @@ def load_policy(run: Path, *, algorithm: str, final: bool = False):
     path = run / FINAL_MODEL if final else model_path(run)
     if not path.is_file():
         raise NotFoundError(f"run {run} has no {path.name}")
+    from rlimpro.modelzip import load_model
+
     try:
-        return algorithm_class(algorithm).load(str(path), device="cpu"), path
+        return load_model(path, algorithm_class(algorithm)), path  # refuses zips rlimpro did not write
     except (ValueError, KeyError, RuntimeError, OSError) as exc:  # zipfile errors, torch errors
         raise NotFoundError(f"cannot load {path} ({exc}); the file is damaged, train again") from exc
 
@@ -598,6 +601,7 @@ def read_log(path: Path) -> tuple[pd.DataFrame, int]:
         )
     if len(frame) == 0:
         raise MismatchError(f"--log {path} has no rows")
+    check_session_log(path, frame)
     values = frame[expected].to_numpy(np.float64)
     if not np.isfinite(values).all():
         raise MismatchError(f"--log {path} holds non-finite values")

@@ -32,3 +32,13 @@ def progress_bar(description: str, *, total: int, enabled: bool = True) -> Itera
     with Progress(*columns, console=Console(stderr=True), transient=False) as prog:
         task = prog.add_task(description, total=total)
         yield lambda n=1: prog.advance(task, n)
+
+
+def status_line(message: str, *, enabled: bool = True) -> None:
+    """One dim line on stderr (e.g. "waiting for process N, which is writing ..."), beside the progress bars."""
+    if not enabled:
+        return
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[dim]{escape(message)}[/]")

@@ -30,7 +30,7 @@ import numpy as np
 
 from rlimpro.errors import MismatchError, NotFoundError, ParameterError
 from rlimpro.tables import atomic_write, write_json_atomic
-from rlimpro.workspace import did_you_mean, synth_dir
+from rlimpro.workspace import did_you_mean, inside_workspace, synth_dir
 
 FINAL_MODEL = "final_model.zip"
 BEST_MODEL = "best_model.zip"
@@ -94,7 +94,9 @@ def run_folder_named(model: str, *, workspace: Path) -> Path | None:
         as_path = Path(workspace) / as_path
     if as_path.suffix == ".zip" and as_path.is_file():
         as_path = as_path.parent
-    return as_path if as_path.is_dir() and (as_path / RUN_JSON).is_file() else None
+    if not (as_path.is_dir() and (as_path / RUN_JSON).is_file()):
+        return None
+    return inside_workspace(as_path, workspace=Path(workspace), option="run", name=model)
 
 
 def resolve_run(model: str, *, synth: str | None, workspace: Path) -> Path:
@@ -171,7 +173,8 @@ def model_zip(model: str, *, run_dir: Path, workspace: Path) -> Path:
     """
     given = Path(model).expanduser()
     if given.suffix == ".zip":  # a specific model file of the run
-        return (given if given.is_absolute() else Path(workspace) / given).resolve()
+        path = given if given.is_absolute() else Path(workspace) / given
+        return inside_workspace(path, workspace=Path(workspace), option="run", name=model).resolve()
     return model_path(run_dir)
 
 
@@ -194,6 +197,70 @@ def read_run_json(run: Path) -> dict[str, Any]:
 def write_run_json(run: Path, data: dict[str, Any]) -> None:
     """Write (replace) the run's ``run.json`` atomically."""
     write_json_atomic(Path(run) / RUN_JSON, data)
+
+
+def record_status(run: Path, data: dict[str, Any]) -> bool:
+    """Write run.json after a failure, when the disk may be full: atomically if possible, else in place.
+
+    run.json is about a kilobyte: rewriting it in its own file needs no new space on the disk.
+    Returns False when it could not be written at all.
+    """
+    from rlimpro.errors import StorageError
+
+    path = Path(run) / RUN_JSON
+    try:
+        write_run_json(run, data)
+        return True
+    except (StorageError, OSError):
+        pass
+    try:
+        text = (json.dumps(data, indent=2) + "\n").encode()
+        with open(path, "r+b") as fh:
+            fh.write(text)
+            fh.truncate()
+        return True
+    except OSError:
+        return False
+
+
+def _process_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def unfinished_warning(run: Path) -> str | None:
+    """A warning when the run never finished training, else None.
+
+    ``status: training`` with the training process gone (it was killed), ``interrupted`` (Ctrl-C)
+    and ``failed`` (an error, e.g. a full disk) each get a line naming the run and which model is used.
+    """
+    import socket
+
+    try:
+        info = read_run_json(run)
+    except NotFoundError:
+        return None
+    status = info.get("status")
+    name = Path(run).name
+    steps = f"{info.get('steps')} of {info.get('timesteps')} steps" if info.get("steps") is not None else "unknown steps"
+    if status == "training":
+        pid, host = info.get("pid"), info.get("host")
+        if isinstance(pid, int) and host == socket.gethostname() and _process_alive(pid):
+            return f"run {name} is still training (process {pid}); its model is the best or last one saved so far"
+        return (f"run {name} never finished: its training stopped without a word (killed?); its model is the "
+                "last one it saved (best or checkpoint), not a finished run")
+    if status == "interrupted":
+        return f"run {name} was interrupted after {steps}; its model is the one saved then"
+    if status == "failed":
+        return f"run {name} failed ({info.get('error', 'unknown error')}) after {steps}; its model is the last good one saved"
+    return None
 
 
 def load_config(run: Path):

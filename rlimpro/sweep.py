@@ -33,7 +33,8 @@ Everything lives under ``<workspace>/sweeps/<name>/``: ``plan.json`` (the spec a
 atomically when the trial finishes), ``tune/`` (Ray Tune's logs) and ``summary.csv`` (+ ``.json``).
 Running the same sweep again resumes: trials with a ledger entry are not run again. A trial that was
 running when the sweep was stopped starts over; the run folder of that unfinished attempt is moved to
-``sweeps/<name>/abandoned/``, so ``synths/<synth>/models/`` holds one run per trial.
+``sweeps/<name>/abandoned/``, so ``synths/<synth>/models/`` holds one run per trial. One command runs
+a sweep at a time (a lock on its ledger, :mod:`rlimpro.locks`): a second one is refused, naming the first.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ import pydantic
 import yaml
 
 from rlimpro.config import StrictModel, load_model, load_yaml, validate
-from rlimpro.errors import ConfigError, MismatchError, RlimproError
+from rlimpro.errors import ConfigError, MismatchError, RlimproError, storage_error
+from rlimpro.locks import output_lock
 from rlimpro.progress import progress_bar
 from rlimpro.tables import write_json_atomic, write_table, write_text_atomic
 from rlimpro.workspace import did_you_mean
@@ -583,73 +585,79 @@ def run_sweep(
         )
 
     folder = workspace / "sweeps" / name
-    plan = {"spec": spec.model_dump(mode="json"), "base": base, "trials": trials}
-    _prepare_folder(folder, plan, source=str(sweep_path))
-    for trial in trials:
-        config = _trial_config(base, trial["params"], spec)
-        write_text_atomic(folder / "trials" / f"{trial['id']}.yaml", yaml.safe_dump(config, sort_keys=False))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, folder) from exc
+    # One command per sweep: a second one is refused at once, naming the first (trials are never run twice).
+    with output_lock(folder / "plan.json", what=f"sweep {name} ({folder})", wait=False):
+        plan = {"spec": spec.model_dump(mode="json"), "base": base, "trials": trials}
+        _prepare_folder(folder, plan, source=str(sweep_path))
+        for trial in trials:
+            config = _trial_config(base, trial["params"], spec)
+            write_text_atomic(folder / "trials" / f"{trial['id']}.yaml", yaml.safe_dump(config, sort_keys=False))
 
-    finished = _ledger(folder, trials)
-    todo = [t for t in trials if t["id"] not in finished]
-    errors: dict[str, str] = {}
-    interrupted = False
-    if todo:
-        command = command or f"rlimpro sweep {sweep_path}"
-        with ray_session(ray_address) as ray:
-            from ray import tune
+        finished = _ledger(folder, trials)
+        todo = [t for t in trials if t["id"] not in finished]
+        errors: dict[str, str] = {}
+        interrupted = False
+        if todo:
+            command = command or f"rlimpro sweep {sweep_path}"
+            with ray_session(ray_address) as ray:
+                from ray import tune
 
-            del ray
-            trainable = tune.with_resources(
-                tune.with_parameters(
-                    _tune_trial, folder=str(folder), workspace=str(workspace), metric=spec.metric, command=command
-                ),
-                {"cpu": spec.cpus_per_trial},
-            )
-            with progress_bar(f"sweep {name}", total=len(trials), enabled=show_progress) as advance:
-                advance(len(finished))
-                tuner = tune.Tuner(
-                    trainable,
-                    param_space={"trial": tune.grid_search(todo)},
-                    tune_config=tune.TuneConfig(
-                        max_concurrent_trials=spec.max_concurrent,
-                        trial_name_creator=lambda t: t.config["trial"]["id"],
-                        trial_dirname_creator=lambda t: t.config["trial"]["id"],
+                del ray
+                trainable = tune.with_resources(
+                    tune.with_parameters(
+                        _tune_trial, folder=str(folder), workspace=str(workspace), metric=spec.metric, command=command
                     ),
-                    run_config=tune.RunConfig(
-                        name=_dt.datetime.now().strftime("run-%Y%m%d-%H%M%S"),
-                        storage_path=str(folder / "tune"),
-                        verbose=0,
-                        failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                        callbacks=[_progress_callback(advance)],
-                    ),
+                    {"cpu": spec.cpus_per_trial},
                 )
-                quiet = os.environ.get("RAY_AIR_NEW_OUTPUT")
-                os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # Tune's classic reporter, silent at verbose=0
-                try:
-                    grid = tuner.fit()
-                except KeyboardInterrupt:
-                    interrupted, grid = True, None
-                finally:
-                    if quiet is None:
-                        os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
-                    else:
-                        os.environ["RAY_AIR_NEW_OUTPUT"] = quiet
-            if grid is not None:
-                for res in grid:
-                    if res.error is not None:
-                        errors[res.config["trial"]["id"]] = f"{type(res.error).__name__}: {res.error}".splitlines()[0]
-    ledger = _ledger(folder, trials)
-    result = SweepResult(
-        name=name,
-        folder=folder,
-        summary=folder / "summary.csv",
-        metric=spec.metric,
-        rows=ranked_rows(trials, ledger, workspace=workspace, errors=errors),
-        search_keys=list(spec.search),
-        total=len(trials),
-        resumed=len(finished),
-        ran=len(ledger) - len(finished),
-    )
-    result.interrupted = interrupted or any(r["status"] == "pending" for r in result.rows)
-    _write_summary(result, spec)
-    return result
+                with progress_bar(f"sweep {name}", total=len(trials), enabled=show_progress) as advance:
+                    advance(len(finished))
+                    tuner = tune.Tuner(
+                        trainable,
+                        param_space={"trial": tune.grid_search(todo)},
+                        tune_config=tune.TuneConfig(
+                            max_concurrent_trials=spec.max_concurrent,
+                            trial_name_creator=lambda t: t.config["trial"]["id"],
+                            trial_dirname_creator=lambda t: t.config["trial"]["id"],
+                        ),
+                        run_config=tune.RunConfig(
+                            name=_dt.datetime.now().strftime("run-%Y%m%d-%H%M%S"),
+                            storage_path=str(folder / "tune"),
+                            verbose=0,
+                            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+                            callbacks=[_progress_callback(advance)],
+                        ),
+                    )
+                    quiet = os.environ.get("RAY_AIR_NEW_OUTPUT")
+                    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # Tune's classic reporter, silent at verbose=0
+                    try:
+                        grid = tuner.fit()
+                    except KeyboardInterrupt:
+                        interrupted, grid = True, None
+                    finally:
+                        if quiet is None:
+                            os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
+                        else:
+                            os.environ["RAY_AIR_NEW_OUTPUT"] = quiet
+                if grid is not None:
+                    for res in grid:
+                        if res.error is not None:
+                            errors[res.config["trial"]["id"]] = f"{type(res.error).__name__}: {res.error}".splitlines()[0]
+        ledger = _ledger(folder, trials)
+        result = SweepResult(
+            name=name,
+            folder=folder,
+            summary=folder / "summary.csv",
+            metric=spec.metric,
+            rows=ranked_rows(trials, ledger, workspace=workspace, errors=errors),
+            search_keys=list(spec.search),
+            total=len(trials),
+            resumed=len(finished),
+            ran=len(ledger) - len(finished),
+        )
+        result.interrupted = interrupted or any(r["status"] == "pending" for r in result.rows)
+        _write_summary(result, spec)
+        return result

@@ -9,12 +9,19 @@ corpus files every ``eval_freq`` steps (the best model is kept) and checkpointin
 short run also has a best model and a checkpoint) and ``rlimpro evaluate`` writes evaluation.json.
 
 Ctrl-C saves ``final_model.zip`` before stopping (:class:`TrainingInterrupted` carries the run).
+Every model file (final, best, checkpoints) is written atomically, so a full disk or a kill never
+leaves a half-written zip; a write error ends training with ``status: failed`` in run.json and a
+:class:`~rlimpro.errors.StorageError` naming the file (the last good checkpoint and best model stay).
+While training, run.json holds ``status: training`` and the process id, so a run whose process was
+killed is told apart (:func:`rlimpro.runs.unfinished_warning`).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import shlex
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +31,7 @@ from typing import Any
 import yaml
 
 from rlimpro import __version__
-from rlimpro.errors import ConfigError, ParameterError, RlimproError
+from rlimpro.errors import ConfigError, ParameterError, StorageError, storage_error
 from rlimpro.progress import progress_bar
 from rlimpro.runs import (
     BEST_MODEL,
@@ -32,6 +39,7 @@ from rlimpro.runs import (
     FINAL_MODEL,
     new_run_dir,
     read_run_json,
+    record_status,
     save_feature_space,
     save_synth_model,
     write_run_json,
@@ -101,6 +109,21 @@ def _callbacks(setup: Any, run: Path, *, eval_env: Any, timesteps: int, show_pro
 
     c = setup.config
 
+    class AtomicCheckpoint(CheckpointCallback):
+        """SB3's checkpoints, each written atomically (SB3 writes the zip in place)."""
+
+        def _on_step(self) -> bool:
+            if self.n_calls % self.save_freq == 0:
+                save_model(self.model, Path(self._checkpoint_path(extension="zip")))
+            return True
+
+    class SaveBest(BaseCallback):
+        """Called by EvalCallback on a new best mean reward: best_model.zip, atomically."""
+
+        def _on_step(self) -> bool:
+            save_model(self.model, run / BEST_MODEL)
+            return True
+
     class Progress(BaseCallback):
         """Advances the rich progress bar every 256 vector steps."""
 
@@ -125,7 +148,7 @@ def _callbacks(setup: Any, run: Path, *, eval_env: Any, timesteps: int, show_pro
                 eval_env,
                 n_eval_episodes=len(setup.held_out_files),
                 eval_freq=max(c.eval_freq // c.n_envs, 1),
-                best_model_save_path=str(run),
+                callback_on_new_best=SaveBest(),
                 log_path=str(run / "eval"),
                 deterministic=True,
                 verbose=0,
@@ -133,7 +156,7 @@ def _callbacks(setup: Any, run: Path, *, eval_env: Any, timesteps: int, show_pro
         )
     if c.checkpoint_freq > 0:
         callbacks.append(
-            CheckpointCallback(
+            AtomicCheckpoint(
                 save_freq=max(c.checkpoint_freq // c.n_envs, 1), save_path=str(run / "checkpoints"), name_prefix="model", verbose=0
             )
         )
@@ -356,11 +379,17 @@ def run_training(
             "started": _dt.datetime.now().isoformat(timespec="seconds"),
             "status": "training",
         }
+        info.update(pid=os.getpid(), host=socket.gethostname())
         write_run_json(run, info)
-    except RlimproError:
+    except BaseException as exc:  # nothing trained yet: leave no half-made run folder behind
+        import shutil
+
+        shutil.rmtree(run, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise ParameterError(f"cannot write the run folder {run}: {exc.strerror or exc}") from exc
+        if isinstance(exc, KeyboardInterrupt):
+            raise KeyboardInterrupt("train interrupted before training started; nothing was saved") from None
         raise
-    except OSError as exc:
-        raise ParameterError(f"cannot write the run folder {run}: {exc.strerror or exc}") from exc
 
     model.tensorboard_log = str(run / "tb")
     t0 = time.perf_counter()
@@ -385,6 +414,8 @@ def run_training(
         if config.checkpoint_freq > 0:
             save_model(model, run / "checkpoints" / f"model_{model.num_timesteps}_steps.zip")
         final_reward = _final_best(model, run, eval_env, setup, callbacks)
+        info.pop("pid", None)
+        info.pop("host", None)
         info.update(
             status="trained",
             steps=int(model.num_timesteps),
@@ -398,7 +429,14 @@ def run_training(
     except KeyboardInterrupt:
         # save first (a second Ctrl-C while saving still leaves no half-written file: saves are atomic)
         if not saved:
-            save_model(model, run / FINAL_MODEL)
+            info.pop("pid", None)
+            info.pop("host", None)
+            try:
+                save_model(model, run / FINAL_MODEL)
+            except StorageError as exc:  # the disk is full: say so, keep what was saved before
+                info.update(status="failed", error=str(exc), steps=int(model.num_timesteps))
+                record_status(run, info)
+                raise
             info.update(
                 status="interrupted",
                 steps=int(model.num_timesteps),
@@ -406,6 +444,21 @@ def run_training(
             )
             write_run_json(run, info)
         raise TrainingInterrupted(run, int(model.num_timesteps)) from None
+    except (StorageError, OSError) as exc:
+        # a full disk or a read-only folder: every model file is whole (atomic writes), run.json says why
+        error = exc if isinstance(exc, StorageError) else storage_error(exc, exc.filename or run)
+        info.pop("pid", None)
+        info.pop("host", None)
+        info.update(status="failed", error=str(error), steps=int(model.num_timesteps),
+                    seconds=round(time.perf_counter() - t0, 2))
+        noted = record_status(run, info)
+        kept = [p.name for p in (run / BEST_MODEL, run / FINAL_MODEL) if p.is_file()]
+        checkpoints = sorted((run / "checkpoints").glob("*.zip"), key=lambda p: p.stat().st_mtime)
+        if checkpoints:
+            kept.append(f"checkpoints/{checkpoints[-1].name}")
+        what = f"kept: {', '.join(kept)}" if kept else "no model was saved"
+        status = "run.json says status: failed" if noted else "run.json could not be updated"
+        raise StorageError(f"{error}; training stopped ({what}; {status})") from exc
     finally:
         venv.close()
         if eval_env is not None:

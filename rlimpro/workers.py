@@ -64,8 +64,10 @@ def keep_freed_memory() -> bool:
 
 
 def pool_worker_init() -> None:
-    """Initializer for process-pool workers: ignore SIGINT (the parent saves and stops) and die with the parent."""
+    """Initializer for process-pool workers: ignore SIGINT (the parent saves and stops), die at once on
+    SIGTERM (the parent's handler is not inherited) and die with the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent()
 
 
@@ -79,3 +81,24 @@ def one_blas_thread() -> Iterator[None]:
         return
     with threadpool_limits(1):
         yield
+
+
+def stop_pool(pool: object) -> None:
+    """Stop a ``concurrent.futures.ProcessPoolExecutor`` now: cancel what waits, terminate the workers.
+
+    ``shutdown(wait=True)`` would wait for the chunks being computed (minutes for long sounds): a
+    Ctrl-C must act within a second. The workers ignore SIGINT (:func:`pool_worker_init`) and get
+    SIGTERM here. (``_processes`` is the executor's own table of worker processes.)
+    """
+    processes = list(getattr(pool, "_processes", None) or {}.values())
+    pool.shutdown(wait=False, cancel_futures=True)  # type: ignore[attr-defined]
+    for proc in processes:
+        try:
+            proc.terminate()
+        except (OSError, ValueError, AttributeError):
+            pass
+    for proc in processes:
+        try:
+            proc.join(timeout=2.0)
+        except (OSError, ValueError, AssertionError, AttributeError):
+            pass

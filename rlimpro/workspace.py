@@ -3,6 +3,10 @@
 Paths resolve against a workspace root: the current directory by default, ``RLIMPRO_ROOT`` or the
 CLI's ``--root`` to change it. Built-in synths ship inside the package, so ``rlimpro lookup --synth fm``
 works in an empty directory; their outputs (lookup table, models, maps) still go to the workspace.
+
+One name rule for synths, corpora and runs (:func:`check_name`, :func:`inside_workspace`): a plain
+name, or a path that stays inside the workspace. ``..``, absolute paths outside the workspace and
+symlinks that lead out of it are refused with one line, so nothing is read from or written outside it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import difflib
 import os
 from pathlib import Path
 
-from rlimpro.errors import NotFoundError
+from rlimpro.errors import NotFoundError, ParameterError
 
 BUILTIN_SYNTHS_DIR = Path(__file__).parent / "builtin_synths"
 
@@ -45,12 +49,60 @@ def user_synth_names(*, workspace: Path) -> list[str]:
     return sorted(p.name for p in base.iterdir() if _is_definition(p))
 
 
+def check_name(name: str, *, option: str) -> None:
+    """Refuse a synth, corpus or run name that could lead out of the workspace.
+
+    Parameters
+    ----------
+    name : str
+        The name as given.
+    option : str
+        How messages name it (``"--synth"``, ``"synth"`` in a config ...).
+
+    Raises
+    ------
+    ParameterError
+        Empty or blank-padded, a NUL byte, or a ``..`` component.
+    """
+    if not isinstance(name, str) or not name or name != name.strip() or "\0" in name:
+        raise ParameterError(f"{option} {name!r}: give a plain name (letters, digits, - and _)")
+    if ".." in Path(name).parts or ".." in name.replace("\\", "/").split("/"):
+        raise ParameterError(
+            f"{option} {name!r}: '..' is not allowed; names stay inside the workspace (give a plain name)"
+        )
+
+
+def inside_workspace(path: Path, *, workspace: Path, option: str, name: str) -> Path:
+    """``path`` when it stays inside ``workspace`` with every symlink followed, else an error.
+
+    Raises
+    ------
+    ParameterError
+        The path (or a symlink on it) leads outside the workspace.
+    """
+    ws = Path(workspace).resolve()
+    real = Path(path).resolve()
+    if real != ws and not real.is_relative_to(ws):
+        via = " through a symlink" if Path(os.path.abspath(path)).is_relative_to(ws) else ""
+        raise ParameterError(
+            f"{option} {name!r}: {path} leads outside the workspace {ws}{via} (to {real}); "
+            "synths, corpora and runs stay inside it"
+        )
+    return Path(path)
+
+
 def synth_dir(name: str, *, workspace: Path) -> Path:
     """Output folder of synth ``name`` in the workspace: ``<workspace>/synths/<name>``.
 
     Tables, models and maps of every synth, built-in or not, are written here.
+
+    Raises
+    ------
+    ParameterError
+        ``name`` leads outside the workspace (:func:`check_name`, :func:`inside_workspace`).
     """
-    return workspace / "synths" / name
+    check_name(name, option="synth name")
+    return inside_workspace(Path(workspace) / "synths" / name, workspace=workspace, option="synth name", name=name)
 
 
 def synth_source_dir(name: str, *, workspace: Path) -> Path:
@@ -78,8 +130,15 @@ def synth_source_dir(name: str, *, workspace: Path) -> Path:
 
 
 def corpus_dir(name: str, *, workspace: Path) -> Path:
-    """Folder of corpus ``name``: ``<workspace>/corpora/<name>``."""
-    return workspace / "corpora" / name
+    """Folder of corpus ``name``: ``<workspace>/corpora/<name>``.
+
+    Raises
+    ------
+    ParameterError
+        ``name`` leads outside the workspace.
+    """
+    check_name(name, option="corpus name")
+    return inside_workspace(Path(workspace) / "corpora" / name, workspace=workspace, option="corpus name", name=name)
 
 
 def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:

@@ -63,3 +63,25 @@ def test_a_check_across_keys_is_one_short_line(tmp_path):
         load_config(path)
     lines = str(err.value).splitlines()
     assert len(lines) == 2 and all(line.startswith(f"{path}: [") for line in lines)
+
+
+def test_a_config_that_is_not_utf8_is_one_line(tmp_path):
+    """It was a UnicodeDecodeError traceback from config.py."""
+    from typer.testing import CliRunner
+
+    from rlimpro.cli import app
+
+    for name, data, says in (
+        ("utf16.yaml", "synth: fm\n".encode("utf-16"), "the file is UTF-16 text; save it as UTF-8"),
+        ("latin1.yaml", "synth: fm\n# caf\xe9\n".encode("latin-1"), "not UTF-8 text (byte 0xe9 at line 2)"),
+    ):
+        path = tmp_path / name
+        path.write_bytes(data)
+        res = CliRunner().invoke(app, ["--root", str(tmp_path), "train", str(path)])
+        assert res.exit_code == 1, res.output
+        assert f"{path}: {says}" in " ".join(res.output.split()) and "Traceback" not in res.output, res.output
+    bom = tmp_path / "bom.yaml"
+    bom.write_bytes("\ufeffsynth: fm\n".encode())
+    from rlimpro.config import load_yaml
+
+    assert load_yaml(bom) == {"synth": "fm"}  # UTF-8 with a byte-order mark is fine

@@ -246,3 +246,25 @@ def test_killed_run_leaves_consistent_tables_and_resumes(tmp_path):
     assert sorted(result.skipped) == sorted(listed)
     assert len(result.analyzed) == n_files - len(listed)
     assert not list(features.glob(".*"))
+
+
+@pytest.mark.slow
+def test_two_identical_analyses_at_once_share_the_work(tmp_path):
+    """One lock per corpus: the second command waits for the first, then finds every table done."""
+    import os
+    import subprocess
+    import sys
+
+    from rlimpro.demo_corpus import make_demo_corpus
+
+    make_demo_corpus(workspace=tmp_path)
+    cmd = [sys.executable, "-m", "rlimpro", "--root", str(tmp_path), "analyze-corpus", "--corpus", "demo", "-j", "1"]
+    env = {**os.environ, "COLUMNS": "200"}
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert not any("Traceback" in err for _, err in outs)
+    joined = " ".join(" ".join((out + err).split()) for out, err in outs)
+    assert "waiting for process" in joined and "which is writing the tables of corpus 'demo'" in joined, outs
+    analyzed = sorted(int(out.split("analyzed ")[1].split()[0]) if "analyzed " in out else 0 for out, _ in outs)
+    assert analyzed == [0, 8], outs  # the second analyzed nothing: every file was done

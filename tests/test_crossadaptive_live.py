@@ -152,7 +152,7 @@ def test_an_effect_chain_that_does_not_fit_the_model(trained, tmp_path):
                    chain_spec=["lowpass", "distortion", "gain"], settings=agent.settings, ramp=128)
     import shutil
 
-    copy = tmp_path / "run"
+    copy = ws / "copies" / tmp_path.name  # inside the workspace: runs outside it are refused
     shutil.copytree(run, copy)
     cfg = yaml.safe_load((copy / "config.yaml").read_text())
     cfg["effects"] = ["bandpass"]

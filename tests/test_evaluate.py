@@ -107,8 +107,9 @@ def test_score_log_agrees_with_evaluate(trained):
     traj = pd.read_csv(run / "trajectories" / f"{stem}.csv")
     silent = traj.iloc[:3].copy()
     silent["target:loudness-dBFS"] = -120.0
+    silent["time"] = traj["time"].iloc[-1] + 0.01 * np.arange(1, 4)  # after the others: time never runs backwards
     path = ws / "session.csv"
-    pd.concat([silent, traj]).to_csv(path, index=False)
+    pd.concat([traj, silent]).to_csv(path, index=False)
     again = score_log(run, path)
     assert again["frames"] == len(traj) + 3 and again["frames_scored"] == len(traj)
     assert again["rmse"]["agent"] == pytest.approx(scored["rmse"]["agent"], rel=1e-9)
@@ -152,6 +153,7 @@ def test_bad_inputs(trained):
         score_log(run, bad)
     traj = pd.read_csv(ws / "corpora" / CORPUS / "features" / f"{FILES[0]}.csv")
     three = pd.DataFrame(np.zeros((2, len(log_columns(3)))), columns=log_columns(3))
+    three["time"] = [0.0, 0.01]
     three.to_csv(bad, index=False)
     with pytest.raises(MismatchError, match="3 parameters"):
         score_log(run, bad)

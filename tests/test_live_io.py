@@ -109,7 +109,7 @@ def test_parse_input_and_output():
     assert parse_input("device:USB").target == "USB"
     assert parse_input("osc").port == 9000
     osc = parse_input("osc:9100")
-    assert (osc.kind, osc.host, osc.port) == ("osc", "0.0.0.0", 9100)
+    assert (osc.kind, osc.host, osc.port) == ("osc", "127.0.0.1", 9100)  # loopback unless a host is named
     assert parse_input("osc:127.0.0.1:0").host == "127.0.0.1"
     assert parse_input("corpora/demo/audio/a.wav").kind == "file"
     with pytest.raises(ParameterError, match="numeric port"):

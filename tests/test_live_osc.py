@@ -92,6 +92,45 @@ def test_invalid_messages_are_counted_and_ignored(receiver, client):
     assert got is not None and np.array_equal(got[0], good)
 
 
+def test_bad_bundles_tags_and_oversized_datagrams_are_counted_without_logging(receiver, client, capfd):
+    """python-osc logged a warning to stderr per bad bundle element or unknown type tag and counted nothing."""
+    import logging
+
+    dest = ("127.0.0.1", receiver.port)
+    good = build_message(TARGET_ADDRESS, np.arange(D, dtype=float))
+    element = len(good).to_bytes(4, "big") + good
+    bad = [
+        b"#bundle\x00" + bytes(8) + (8).to_bytes(4, "big") + b"garbage!",  # an element that is no message
+        b"#bundle\x00" + bytes(8) + element + (4).to_bytes(4, "big") + b"\x00\x00\x00\x00",  # a good one, a bad one
+        b"#bundle\x00" + bytes(8) + (0x7FFFFFF0).to_bytes(4, "big"),  # an element size past the end
+        b"#bundle\x00" + bytes(4),  # no time tag
+        b"/rlimpro/target\x00,x\x00\x00" + bytes(4),  # a type tag OSC 1.0 does not have
+        good + b"\x00\x00\x00\x00",  # bytes left over after the arguments
+    ]
+    nested = good
+    for _ in range(12):  # bundles nested deeper than any sender needs
+        nested = b"#bundle\x00" + bytes(8) + len(nested).to_bytes(4, "big") + nested
+    bad.append(nested)
+    oversized = build_message(TARGET_ADDRESS, np.ones(12000))  # 60 KB: a well-formed message of the wrong length
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger().addHandler(handler)
+    try:
+        for data in bad:
+            client.sendto(data, dest)
+        client.sendto(oversized, dest)
+        assert receiver.poll(1.0) is None
+    finally:
+        logging.getLogger().removeHandler(handler)
+    c = receiver.counters
+    assert c.malformed == len(bad) and c.wrong_length == 1 and c.valid == 0, c
+    assert records == [] and capfd.readouterr().err == ""
+    client.sendto(b"#bundle\x00" + bytes(8) + element + element, dest)  # a good bundle still works
+    frame, _ = receiver.poll(1.0)
+    assert np.array_equal(frame, np.arange(D)) and receiver.counters.superseded == 1
+
+
 def test_newest_frame_wins(receiver, client):
     dest = ("127.0.0.1", receiver.port)
     for k in range(50):
@@ -293,6 +332,7 @@ def test_cli_osc_input_prints_its_port_and_counts(trained, tmp_path):
         [sys.executable, "-m", "rlimpro", "--root", str(ws), "live", "--synth", "fm", "--input", "osc:127.0.0.1:0",
          "--log", str(tmp_path / "cli.csv")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background job ignores SIGINT
     )
     try:
         line = ""

@@ -159,6 +159,7 @@ def test_ctrl_c_stops_cleanly(run, tmp_path):
         [sys.executable, "-m", "rlimpro", "--root", str(ws), "live", "--synth", "fm",
          "--input", f"corpora/demo/audio/{HELD_OUT}.wav", "--output", str(out), "--log", str(log)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background job ignores SIGINT
     )
     try:
         deadline = time.monotonic() + 120

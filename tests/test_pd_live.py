@@ -192,3 +192,102 @@ def test_missing_jack_server_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(PdError, match="(?s)could not open its audio output.*start a JACK server.*JACK: couldn't connect"):
         PdLivePlayer(load_spec("sine", workspace=tmp_path, engine="pd"), audio="jack").start()
     assert pd_processes_in(tmp_path) == []
+
+
+# ---------------------------------------------------------------- nobody let in
+def _pd_sockets(pid: int) -> list[tuple[str, str, int]]:
+    from .test_live_sockets import sockets_of
+
+    return sockets_of(pid)
+
+
+def _other_local_address() -> str | None:
+    """An address of this machine that is not loopback (the network side), or None."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.123", 9))  # no packet is sent: this only asks for the route's source address
+            addr = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if addr.startswith("127.") else addr
+
+
+def test_pd_listens_on_loopback_only_and_opens_no_other_socket(tmp_path):
+    """[netreceive -u -b PORT 127.0.0.1]: Pd 0.53 binds the address given after the port."""
+    require_pd()
+    with PdLivePlayer(load_spec("sine", workspace=tmp_path, engine="pd"), audio="none") as player:
+        player.send([0.5, 0.5], wait=2.0)
+        assert _pd_sockets(player.pid) == [("udp", "127.0.0.1", player.port)]
+        ours = _pd_sockets(os.getpid())
+        assert all(addr == "127.0.0.1" for proto, addr, port in ours if proto.startswith("udp")), ours
+
+
+def test_pd_cannot_be_reached_from_the_network(tmp_path):
+    require_pd()
+    addr = _other_local_address()
+    if addr is None:
+        pytest.skip("this machine has no network address other than loopback to send from")
+    with PdLivePlayer(load_spec("sine", workspace=tmp_path, engine="pd"), audio="none") as player:
+        player.send([0.5, 0.5], wait=2.0)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(build_params([0.125, 0.25]), (addr, player.port))  # the port Pd listens on, other interface
+        with pytest.raises(PdError, match="no /rlimpro/ack"):
+            player.wait_reply("/rlimpro/ack", timeout=1.0)
+        player.send([0.75, 0.75], wait=2.0)  # loopback still works
+
+
+def build_params(values: list[float]) -> bytes:
+    from rlimpro.live.osc import PARAMS_ADDRESS, build_message
+
+    return build_message(PARAMS_ADDRESS, np.asarray(values))
+
+
+def _rss_kb(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_the_network_cannot_name_a_file_or_grow_pd(tmp_path):
+    """The old /rlimpro/record s PATH f SECONDS replaced any file; 1e6 s crashed Pd, 200 s grew it to 76 MB."""
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    require_pd()
+    victim = tmp_path / "victim.wav"
+    victim.write_bytes(b"precious")
+    with PdLivePlayer(load_spec("sine", workspace=tmp_path, engine="pd"), audio="none") as player:
+        player.send([0.5, 0.5], wait=2.0)
+        before = _rss_kb(player.pid)
+        dest = ("127.0.0.1", player.port)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            old = OscMessageBuilder("/rlimpro/record")
+            old.add_arg(str(victim), "s")
+            old.add_arg(0.2, "f")
+            s.sendto(old.build().dgram, dest)
+            huge = OscMessageBuilder("/rlimpro/record")
+            huge.add_arg(1e6, "f")
+            s.sendto(huge.build().dgram, dest)
+            for seconds in (200.0, 600.0):
+                m = OscMessageBuilder("/rlimpro/record")
+                m.add_arg(seconds, "f")
+                s.sendto(m.build().dgram, dest)
+        time.sleep(1.0)
+        assert victim.read_bytes() == b"precious"
+        assert player.alive, player.process.tail()
+        grown_mb = (_rss_kb(player.pid) - before) / 1024
+        print(f"Pd grew by {grown_mb:.1f} MB after record requests of 1e6, 200 and 600 s")
+        assert grown_mb < 2 * player.max_record_seconds * SR * 4 / 2**20 + 5  # at most the fixed table
+        player.send([0.25, 0.5], wait=2.0)  # still playing
+    assert victim.read_bytes() == b"precious"
+    assert not list(tmp_path.rglob("*.wav")) or sorted(p.name for p in tmp_path.rglob("*.wav")) == ["victim.wav"]
+
+
+def test_record_is_bounded_and_goes_through_rlimpro(tmp_path):
+    require_pd()
+    with PdLivePlayer(load_spec("sine", workspace=tmp_path, engine="pd"), audio="none", max_record_seconds=1.0) as player:
+        with pytest.raises(ParameterError, match=r"must be in \(0, 1\]"):
+            player.record(tmp_path / "long.wav", seconds=2.0)
+        player.send([0.5, 0.8], wait=2.0)
+        audio, sr = soundfile.read(player.record(tmp_path / "short.wav", seconds=0.5))
+        assert sr == SR and audio.shape == (round(0.5 * SR),)

@@ -118,3 +118,17 @@ def test_without_ray_installed_the_cli_gives_the_install_hint(ws):
     assert "rlimpro sweep needs Ray Tune, which is not installed: pip install 'rlimpro[ray]'" in res.stderr
     assert "Traceback" not in res.stderr
     assert not (ws / "sweeps").exists()
+
+
+def test_a_second_command_on_the_same_sweep_is_refused_naming_the_first(ws):
+    """Two commands running one sweep would train its trials twice: the second is refused at once."""
+    from rlimpro.locks import output_lock
+
+    path = _write(ws, GOOD, name="busy.yaml")
+    folder = ws / "sweeps" / "busy"
+    folder.mkdir(parents=True)
+    with output_lock(folder / "plan.json", what="sweep busy"):  # what the first command holds while it runs
+        res = _cli(ws, path)
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert f"sweep busy ({folder}) is being written by process" in " ".join(res.output.split()), res.output
+    assert not (folder / "trials").exists()

@@ -68,3 +68,36 @@ def test_atomic_write_gives_normal_permissions(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "x.txt").stat().st_mode) == 0o644
+
+
+def test_a_non_numeric_cell_names_its_line_and_column(tmp_path):
+    """It was a ValueError traceback from env/synth_model.py when training."""
+    import pandas as pd
+
+    from rlimpro.errors import MismatchError
+    from rlimpro.tables import read_table, write_table
+
+    path = tmp_path / "t.csv"
+    write_table(path, pd.DataFrame({"param-0": [0.0, 0.5, 1.0], "centroid": [100.0, 200.0, 300.0]}), {"rows": 3})
+    text = path.read_text().replace("200", "2OO")
+    path.write_text(text)
+    with pytest.raises(MismatchError, match=r"t\.csv, line 3, column 'centroid': '2OO' is not a number"):
+        read_table(path)
+    path.write_text(text.replace("2OO", ""))
+    with pytest.raises(MismatchError, match=r"line 3, column 'centroid': an empty cell is not a number"):
+        read_table(path)
+
+
+def test_a_truncated_table_is_refused_against_its_sidecar(tmp_path):
+    import pandas as pd
+
+    from rlimpro.errors import MismatchError
+    from rlimpro.tables import read_meta, read_table, verify_table, write_table
+
+    path = tmp_path / "t.csv"
+    write_table(path, pd.DataFrame({"a": [1.0, 2.0, 3.0]}), {"rows": 3})
+    assert verify_table(path, read_meta(path)) is None
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[:-1]))
+    with pytest.raises(MismatchError, match="has 2 rows but its sidecar says 3"):
+        read_table(path)
+    assert "truncated or changed" in verify_table(path, read_meta(path))

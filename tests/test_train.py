@@ -94,7 +94,8 @@ def test_ctrl_c_saves_the_model_and_exits_cleanly(ws):
     cfg = write_config(ws / "configs" / "long.yaml", timesteps=5_000_000, eval_freq=0, checkpoint_freq=0)
     env = {**os.environ, "RLIMPRO_ROOT": str(ws)}
     proc = subprocess.Popen([sys.executable, "-m", "rlimpro.cli", "train", str(cfg)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # background jobs ignore it
     models = ws / "synths" / "sine" / "models"
     try:
         deadline = time.monotonic() + 120

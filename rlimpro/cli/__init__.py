@@ -28,8 +28,40 @@ for _info in app.registered_commands:  # every command's --help shows flags as f
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    SIGINT and SIGTERM are handled for the whole command (:class:`rlimpro.interrupts.StopSignals`):
+    a first one stops it cleanly, a second within 2 s quits at once leaving only complete files, and
+    once the command is over they are ignored while Python shuts down (no traceback from a library's
+    clean-up, no death by SIGINT). An interrupted command ends with status 130 through ``os._exit``, once it
+    has cleaned up: CPython would otherwise turn the exit into a death by SIGINT when the Ctrl-C
+    landed inside code that a C extension ran with ``PyRun_String`` (torch's import does).
+    """
+    import os
+    import sys
+
+    from rlimpro.cli.app import EXIT_INTERRUPTED
+    from rlimpro.interrupts import StopSignals, exiting, flush_streams
+    from rlimpro.interrupts import installed as stop_signals_installed
+
+    if stop_signals_installed() is None:
+        StopSignals().install()
+    try:
+        app()
+    except KeyboardInterrupt:  # while typer builds the command, before a stage runs
+        sys.stderr.write("rlimpro interrupted\n")
+        flush_streams()
+        os._exit(EXIT_INTERRUPTED)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        exiting(code)
+        if code == EXIT_INTERRUPTED:
+            context = exc.__context__  # typer turns a Ctrl-C while it parses the command line into a silent Exit(130)
+            if context is not None and isinstance(context.__cause__, KeyboardInterrupt):
+                sys.stderr.write("rlimpro interrupted\n")
+            flush_streams()
+            os._exit(EXIT_INTERRUPTED)
+        raise
 
 
 __all__ = ["app", "main"]

@@ -12,11 +12,27 @@ import typer
 import typer.core
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from rlimpro import __version__
 
+
+class _Group(TyperGroup):
+    """The command group: a Ctrl-C outside a stage's own handling still ends in one line and status 130
+    (click would print "Aborted!" and exit 1)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            said = str(exc) if exc.args else f"rlimpro {ctx.invoked_subcommand or ''} interrupted".replace("  ", " ")
+            err_console.print(f"[yellow]{escape(said)}[/]")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
 app = typer.Typer(
     name="rlimpro",
+    cls=_Group,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -85,7 +101,12 @@ EXIT_INTERRUPTED = 130
 
 @contextlib.contextmanager
 def stage_errors(what: str) -> Iterator[None]:
-    """Turn rlimpro errors into a one-line message and a non-zero exit; Ctrl-C into exit 130."""
+    """Turn rlimpro errors and I/O errors into a one-line message and a non-zero exit; Ctrl-C into exit 130.
+
+    A Ctrl-C prints what the stage said it kept (a :class:`KeyboardInterrupt` raised with a message,
+    e.g. by an interrupted lookup), else only that the stage was interrupted: "run the same command to
+    resume" is said only where it is true.
+    """
     from rlimpro.errors import PartialFailure, RlimproError
 
     try:
@@ -98,14 +119,33 @@ def stage_errors(what: str) -> Iterator[None]:
     except RlimproError as exc:
         err_console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_ERROR) from None
-    except KeyboardInterrupt:
-        err_console.print(f"[yellow]{what} interrupted[/]; progress so far is saved, run the same command to resume")
+    except OSError as exc:  # a full disk, permissions, a read-only folder: one line, no traceback
+        err_console.print(f"[red]error:[/] {escape(describe_os_error(exc))}")
+        raise typer.Exit(EXIT_ERROR) from None
+    except KeyboardInterrupt as exc:
+        said = str(exc) if exc.args else f"{what} interrupted"
+        err_console.print(f"[yellow]{escape(said)}[/]")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``cannot access PATH: reason`` (or the error itself when it names no file)."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is not None:
+        other = f" -> {exc.filename2}" if exc.filename2 is not None else ""
+        return f"cannot access {exc.filename}{other}: {reason}"
+    return reason
 
 
 def warn(message: str) -> None:
     """Print a warning on stderr."""
     err_console.print(f"[yellow]warning:[/] {escape(message)}")
+
+
+RAY_SOCKETS_WARNING = (
+    "Ray's own servers listen on every network interface (Ray's choice, even for a local instance); "
+    "use --ray on a trusted network or behind a firewall"
+)
 
 
 def info(message: str) -> None:

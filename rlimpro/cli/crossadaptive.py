@@ -76,14 +76,15 @@ def evaluate(*, run: str, workspace: Path, pairs: list[str] | None, final: bool 
 
 
 def live(*, model: str, workspace: Path, input: str | None, target: str | None, outputs: list[str], channels: str | None,
-         fast: bool, mix: bool, log: Path | None, duration: float | None, features: bool, realtime: bool, ready: Any) -> None:
+         fast: bool, mix: bool, log: Path | None, duration: float | None, features: bool, realtime: bool, ready: Any,
+         stop: Any = None) -> None:
     """``rlimpro live --task cross-adaptive``: run the session and print its closing lines."""
     from rlimpro.crossadaptive.live import run_cross_live
     from rlimpro.live.latency import format_summary
 
     result = run_cross_live(model=model, workspace=workspace, input=input, target=target, outputs=outputs,
                             channels=channels, fast=fast, mix=mix, log=log, duration=duration, send_features=features,
-                            realtime=realtime, on_ready=ready)
+                            realtime=realtime, on_ready=ready, stop=stop)
     meta = result.meta
     inp = meta.get("input", {})
     if str(meta.get("scheduling", "")).startswith("not permitted"):
@@ -93,7 +94,7 @@ def live(*, model: str, workspace: Path, input: str | None, target: str | None, 
     if inp.get("overflows"):
         warn(f"{inp['overflows']} input blocks were dropped (the agent fell behind the audio device)")
     for out in meta.get("outputs", []):
-        if out.get("kind") == "file":
+        if out.get("kind") == "file" and not out.get("error"):
             info(f"wrote {out['path']} ({out['frames'] / out['sample_rate']:.2f} s, {out['channels']} channel(s))")
         elif out.get("kind") == "device" and out.get("underruns"):
             warn(f"{out['underruns']} output blocks played silence (the processed audio came late)")

@@ -28,7 +28,7 @@ def evaluate(
     policy, each scored on the lookup model and on its trajectory rendered by the real synth: the reward's distance,
     each reward descriptor's error in semitones / dB, and the movement per hop. With --log, score a session log.
     """
-    from rlimpro.runs import resolve_run
+    from rlimpro.runs import resolve_run, unfinished_warning
 
     root = workspace()
     from rlimpro.cli import crossadaptive as xa
@@ -41,6 +41,9 @@ def evaluate(
         return
     with stage_errors("evaluate"):
         run_dir = resolve_run(run, synth=synth, workspace=root)
+        note = unfinished_warning(run_dir)
+        if note:
+            warn(note)
         if log is not None:
             if corpus or files:
                 from rlimpro.errors import ParameterError

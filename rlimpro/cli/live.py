@@ -17,8 +17,14 @@ def live(
     model: Annotated[str, typer.Option("--model", "-m", help="latest, a run id, a run folder or a model zip.")] = "latest",
     input: Annotated[
         str | None,
-        typer.Option("--input", "-i", help="Audio FILE (rehearsal), osc[:PORT] (descriptor frames), "
+        typer.Option("--input", "-i", help="Audio FILE (rehearsal), osc[:PORT] (descriptor frames on 127.0.0.1; "
+                     "osc:HOST:PORT or --listen HOST to open it to the network), "
                      "or device[:NAME] (default: the audio input device)."),
+    ] = None,
+    listen: Annotated[
+        str | None,
+        typer.Option("--listen", metavar="HOST", help="With --input osc: the interface to listen on, e.g. 0.0.0.0 "
+                     "(all: anyone on the network can send frames; a warning is printed). Default 127.0.0.1."),
     ] = None,
     output: Annotated[
         list[str] | None,
@@ -59,64 +65,146 @@ def live(
     answer descriptor frames from another program: rlimpro live --synth fm --input osc:9000;
     cross-adaptive rehearsal: rlimpro live --task cross-adaptive --input SRC.wav --target TGT.wav --output out.wav --fast.
     """
-    import signal
-    import threading
-
+    from rlimpro.interrupts import deferred, stop_signals
     from rlimpro.live.session import run_live
+
+    reports = BackgroundLines()
 
     def ready(state: dict) -> None:
         if state.get("osc_port") is not None:
-            info(f"listening for /rlimpro/target on udp port {state['osc_port']}")
+            host = state.get("osc_host") or "127.0.0.1"
+            info(f"listening for /rlimpro/target on {host}, udp port {state['osc_port']}")
+            _warn_if_open(host, state["osc_port"])
         if state.get("device_rate"):
             info(f"audio device running at {state['device_rate']} Hz")
         if not fast:
             err_console.print("[dim]live; press Ctrl-C to stop[/]")
 
-    def terminate(signum: int, frame: object) -> None:  # SIGTERM stops as cleanly as Ctrl-C
-        raise KeyboardInterrupt
+    def ignored(counts: dict) -> None:  # at most once a second, printed by a thread: never blocks the loop
+        reports.offer(f"osc: {counts['new']} invalid messages ignored in the last second "
+                      f"({counts['ignored']} in all; see the summary at the end)")
 
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, terminate) if main_thread else None
+    # Ctrl-C / SIGTERM: the first stops the session between two hops (set-up is interrupted at once),
+    # a second within 2 s quits at once leaving only complete files (rlimpro.interrupts).
+    with stop_signals() as signals, stage_errors("live"):
+        if listen is not None:
+            input = _listen_input(input, listen)
+        from rlimpro.cli import crossadaptive as xa
+
+        if task is not None or target is not None or channels is not None:  # task: cross-adaptive
+            xa.check_live_options(task=task, synth=synth)
+            xa.live(model=model, workspace=workspace(), input=input, target=target, outputs=output or [],
+                    channels=channels, fast=fast, mix=mix, log=log, duration=duration, features=features,
+                    realtime=realtime, ready=ready, stop=signals.stop)
+            return
+        if synth is None:
+            from rlimpro.errors import ParameterError
+
+            raise ParameterError("--synth is required: the synth the agent plays, e.g. --synth fm "
+                                 "(or --task cross-adaptive to process one musician by another)")
+        warn_untrusted_run(synth=synth, model=model)
+        ccs = None
+        if midi_cc is not None:
+            from rlimpro.midi.cc import parse_ccs
+
+            ccs = parse_ccs(midi_cc)  # their count is checked against the synth's when the session starts
+        result = run_live(
+            midi_ccs=ccs,
+            midi_channel=midi_channel,
+            synth=synth,
+            model=model,
+            workspace=workspace(),
+            input=input,
+            outputs=output or [],
+            fast=fast,
+            mix=mix,
+            log=log,
+            duration=duration,
+            send_features=features,
+            realtime=realtime,
+            stop=signals.stop,
+            on_ready=ready,
+            on_ignored=ignored,
+        )
+        reports.close()
+        with deferred():  # the session is saved: a Ctrl-C now only cuts the summary short
+            _report(result)
+
+
+class BackgroundLines:
+    """Warnings printed by a daemon thread: :meth:`offer` never blocks, even when stderr is a full pipe.
+
+    Only the newest line offered since the last print is kept.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._line: str | None = None
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def offer(self, line: str) -> None:
+        import threading
+
+        with self._ready:
+            self._line = line
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="rlimpro-warnings", daemon=True)
+                self._thread.start()
+            self._ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while self._line is None and not self._closed:
+                    self._ready.wait()
+                if self._line is None:
+                    return
+                line, self._line = self._line, None
+            warn(line)
+
+    def close(self) -> None:
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+
+
+def _listen_input(input: str | None, listen: str) -> str:
+    """``--input osc[:PORT]`` with ``--listen HOST`` -> ``osc:HOST:PORT``."""
+    from rlimpro.errors import ParameterError
+    from rlimpro.live.osc import DEFAULT_PORT
+
+    if input is None or not (input == "osc" or input.startswith("osc:")):
+        raise ParameterError("--listen HOST applies to --input osc[:PORT] (descriptor frames over the network)")
+    rest = input[4:]
+    if ":" in rest:
+        raise ParameterError(f"--input {input} already names the host; give either osc:HOST:PORT or --listen HOST")
+    return f"osc:{listen}:{rest or DEFAULT_PORT}"
+
+
+def _warn_if_open(host: str, port: int) -> None:
+    """Warn when OSC input listens beyond this machine (DESIGN.md: loopback unless asked, then a warning)."""
+    from rlimpro.live.osc import ipaddress_is_loopback
+
+    if not ipaddress_is_loopback(host):
+        warn(f"listening on udp {host}:{port}: anyone who can reach this machine can send descriptor "
+             "frames to the agent; use a firewall, or leave out the host to listen on 127.0.0.1 only")
+
+
+def warn_untrusted_run(*, synth: str, model: str) -> None:
+    """Warn when the run never finished training (killed, failed or interrupted)."""
+    from rlimpro.errors import RlimproError
+    from rlimpro.runs import resolve_run, unfinished_warning
+
     try:
-        with stage_errors("live"):
-            from rlimpro.cli import crossadaptive as xa
-
-            if task is not None or target is not None or channels is not None:  # task: cross-adaptive
-                xa.check_live_options(task=task, synth=synth)
-                xa.live(model=model, workspace=workspace(), input=input, target=target, outputs=output or [],
-                        channels=channels, fast=fast, mix=mix, log=log, duration=duration, features=features,
-                        realtime=realtime, ready=ready)
-                return
-            if synth is None:
-                from rlimpro.errors import ParameterError
-
-                raise ParameterError("--synth is required: the synth the agent plays, e.g. --synth fm "
-                                     "(or --task cross-adaptive to process one musician by another)")
-            ccs = None
-            if midi_cc is not None:
-                from rlimpro.midi.cc import parse_ccs
-
-                ccs = parse_ccs(midi_cc)  # their count is checked against the synth's when the session starts
-            result = run_live(
-                midi_ccs=ccs,
-                midi_channel=midi_channel,
-                synth=synth,
-                model=model,
-                workspace=workspace(),
-                input=input,
-                outputs=output or [],
-                fast=fast,
-                mix=mix,
-                log=log,
-                duration=duration,
-                send_features=features,
-                realtime=realtime,
-                on_ready=ready,
-            )
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
-    _report(result)
+        run = resolve_run(model, synth=synth, workspace=workspace())
+    except RlimproError:
+        return  # the session itself reports it
+    note = unfinished_warning(run)
+    if note:
+        warn(note)
 
 
 def _report(result) -> None:  # noqa: ANN001 - a LiveResult
@@ -140,7 +228,7 @@ def _report(result) -> None:  # noqa: ANN001 - a LiveResult
             f"wrong length {osc['wrong_length']}, wrong type {osc['wrong_type']}, NaN/inf {osc['not_finite']})"
         )
     for out in meta.get("outputs", []):
-        if out.get("kind") == "file":
+        if out.get("kind") == "file" and not out.get("error"):
             info(f"wrote {out['path']} ({out['frames'] / out['sample_rate']:.2f} s, {out['channels']} channel(s))")
     info(
         f"session log {result.log} ({result.rows} frames: {meta.get('decisions', 0)} decisions, "

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from rlimpro.cli.app import app, info, stage_errors, warn, workspace
+from rlimpro.cli.app import RAY_SOCKETS_WARNING, app, info, stage_errors, warn, workspace
 
 
 @app.command()
@@ -19,7 +19,10 @@ def lookup(
     engine: Annotated[str | None, typer.Option("--engine", help="Override the synth's engine: native, pd, faust, csound, supercollider or midi.")] = None,
     input: Annotated[str | None, typer.Option("--input", "-i", help="--engine midi: the audio input the synth "
                                               "is recorded from, device[:NAME] (default: the default input).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Recompute even if an up-to-date table exists.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even if an up-to-date table exists (an interrupted "
+                                        "run's saved chunks are still reused).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Start a lookup estimated at more than an hour or 8 GB "
+                                      "of memory per worker without asking.")] = False,
     ray: Annotated[
         str | None,
         typer.Option(
@@ -30,9 +33,25 @@ def lookup(
         ),
     ] = None,
 ) -> None:
-    """Render SYNTH over linspace(0, 1, SUBDIV) per parameter; write synths/SYNTH/lookup.csv + lookup.json."""
+    """Render SYNTH over linspace(0, 1, SUBDIV) per parameter; write synths/SYNTH/lookup.csv + lookup.json.
+
+    A big lookup prints its points, estimated time and memory per worker first, and needs --yes above
+    an hour or 8 GB per worker. Ctrl-C keeps the finished chunks: run the same command to resume.
+    """
     from rlimpro.lookup import compute_lookup
 
+    def estimated(est) -> None:  # noqa: ANN001 - a LookupEstimate
+        info(f"lookup {synth}: {est.describe()}")
+        if est.needs_confirmation and not yes:
+            from rlimpro.errors import ParameterError
+
+            raise ParameterError(
+                f"lookup {synth} would take {est.describe().split(': ', 1)[1]}; add --yes to start it, "
+                "or lower --subdiv, --params or --duration"
+            )
+
+    if ray is not None:
+        warn(RAY_SOCKETS_WARNING)
     with stage_errors("lookup"):
         result = compute_lookup(
             synth=synth,
@@ -46,6 +65,7 @@ def lookup(
             ray_address=ray,
             midi_input=input if input is not None or engine != "midi" else "device",
             on_plan=_announce,
+            on_estimate=estimated,
         )
     for w in result.warnings:
         warn(w)

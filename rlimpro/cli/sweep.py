@@ -10,11 +10,13 @@ import typer
 from rlimpro.cli.app import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
+    RAY_SOCKETS_WARNING,
     app,
     err_console,
     info,
     out_console,
     stage_errors,
+    warn,
     workspace,
 )
 
@@ -44,6 +46,7 @@ def sweep(
 
     root = workspace()
     command = shlex.join(["rlimpro", "--root", str(root), "sweep", str(sweep_file), "--ray", ray])
+    warn(RAY_SOCKETS_WARNING)
     with stage_errors("sweep"):
         result = run_sweep(sweep_path=sweep_file, workspace=root, ray_address=ray, command=command)
     out_console.print(summary_table(result))

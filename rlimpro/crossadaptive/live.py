@@ -306,7 +306,7 @@ def run_cross_live(
     from rlimpro.live.latency import LatencyRecorder
     from rlimpro.live.outputs import SOUNDFILE_FORMATS, OscSink, parse_output
     from rlimpro.live.priority import realtime_priority
-    from rlimpro.live.session import SessionEnd, check_outputs, default_log_path
+    from rlimpro.live.session import SessionEnd, check_outputs, default_log_path, stop_reason
 
     workspace = Path(workspace)
     inp = _parse_inputs(input, target, workspace)
@@ -384,7 +384,8 @@ def run_cross_live(
             if o.kind == "file":
                 writers.append(end.sink(_FileWriter(Path(o.target), sample_rate=sr, channels=3 if mix else 1,
                                                     fmt=SOUNDFILE_FORMATS[Path(o.target).suffix.lower()],
-                                                    n_samples=source.n_samples if source is not None else None)))
+                                                    n_samples=source.n_samples if source is not None else None,
+                                                    hop=hop)))
             elif o.kind == "osc":
                 osc_sinks.append(end.sink(OscSink(host=o.host, port=o.port, features=send_features)))
         if device_in is not None or device_out is not None:
@@ -403,10 +404,10 @@ def run_cross_live(
         max_hops = None if duration is None else int(np.ceil(duration * sr / hop - 1e-9))
         clock, cpu = time.perf_counter, time.thread_time
         try:
-            with realtime_priority(realtime and not fast) as scheduling:
+            with end.running(), realtime_priority(realtime and not fast) as scheduling:
                 for src_hop, tgt_hop in hops:
                     if stop is not None and stop.is_set():
-                        end.stopped_by = "stop requested"
+                        end.stopped_by = stop_reason(stop)
                         break
                     if max_hops is not None and rows >= max_hops:
                         end.stopped_by = "duration"
@@ -424,7 +425,7 @@ def run_cross_live(
                                     processed=processed, target=frame.target)
                     rows += 1
                 else:
-                    end.stopped_by = "stop requested" if stop is not None and stop.is_set() else "end of input"
+                    end.stopped_by = stop_reason(stop) if stop is not None and stop.is_set() else "end of input"
             if io is not None and io.has_output and end.stopped_by == "end of input":
                 _drain(io, hop=hop, sample_rate=sr)
         except KeyboardInterrupt:
@@ -443,11 +444,26 @@ class _FileWriter:
     """The processed audio (and with ``channels=3`` the dry source and target) into a sound file, atomically."""
 
     name = "file"
+    writes_file = True  #: published together with the session log (see SessionEnd)
 
-    def __init__(self, path: Path, *, sample_rate: int, channels: int, fmt: str, n_samples: int | None):
+    def __init__(self, path: Path, *, sample_rate: int, channels: int, fmt: str, n_samples: int | None,
+                 hop: int = 512):
         self.path, self.sample_rate, self.channels, self.fmt, self.n_samples = Path(path), int(sample_rate), channels, fmt, n_samples
+        self.hop = int(hop)
         self.frames = 0
         self._file: Any = None
+
+    @property
+    def failed(self) -> bool:
+        """A write failed (a full disk): the file will be discarded."""
+        return self._file is not None and self._file.error is not None
+
+    def keep_decisions(self, decisions: int) -> None:
+        """Cut the file to the audio of the first ``decisions`` hops (a session log cut short)."""
+        frames = decisions * self.hop if self.n_samples is None else min(decisions * self.hop, self.n_samples)
+        if self._file is not None and frames < self.frames:
+            self._file.truncate(frames)
+            self.frames = self._file.frames
 
     def start(self) -> None:
         from rlimpro.audiofile import PendingSoundFile

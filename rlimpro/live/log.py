@@ -12,7 +12,10 @@ and latency statistics.
 
 Rows are buffered and appended to a hidden temporary file beside the log, which is renamed onto the
 log when the session closes (Ctrl-C included); a reader never sees a half-written log, and memory
-stays bounded however long the session.
+stays bounded however long the session. No row is ever written twice, and after a write error (a full
+disk) the log keeps its complete rows and a sidecar that counts them (:mod:`rlimpro.csvlog`);
+:func:`check_session_log` refuses a log whose rows disagree with its sidecar or whose time runs
+backwards.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class SessionLog(CsvLog):
         columns = log_columns(self.n_params)
         super().__init__(path, columns=columns, formats=["%.9g", "%d"] + ["%.9g"] * (len(columns) - 2), label=f"--log {path}")
         self.active_rows = 0
+        self.active_rows_written = 0
 
     def add(self, *, time: float, active: bool, params: np.ndarray, target: np.ndarray, agent: np.ndarray) -> None:
         """Append one row (buffered; written every :data:`~rlimpro.csvlog.FLUSH_ROWS` rows)."""
@@ -71,5 +75,31 @@ class SessionLog(CsvLog):
         self._commit_row()
 
     def sidecar_extra(self) -> dict[str, Any]:
-        return {"rows": self.rows, "active_rows": self.active_rows, "columns": self.columns}
+        return {"rows": self.rows_written, "active_rows": self.active_rows_written, "columns": self.columns}
+
+    def flush(self) -> None:
+        """Write the buffered rows (see :meth:`rlimpro.csvlog.CsvLog.flush`); counts the active ones written."""
+        active = int(self._buf[: self._n_buf, 1].sum()) if self._n_buf else 0
+        super().flush()
+        self.active_rows_written += active
+
+
+def check_session_log(path: Path, frame: Any) -> None:
+    """Refuse a session log whose rows disagree with its sidecar or whose ``time`` runs backwards.
+
+    Parameters
+    ----------
+    path : Path
+        The CSV (its sidecar, when present, is ``path.with_suffix(".json")``).
+    frame : DataFrame
+        The CSV as read.
+
+    Raises
+    ------
+    MismatchError
+    """
+    from rlimpro.csvlog import check_log_rows
+
+    times = frame["time"].to_numpy(dtype=np.float64) if "time" in frame.columns else None
+    check_log_rows(Path(path), len(frame), times, label=f"--log {path}")
 

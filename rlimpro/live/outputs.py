@@ -134,6 +134,7 @@ class SoundFileSink(Sink):
     """
 
     name = "file"
+    writes_file = True  #: published together with the session log (see SessionEnd)
 
     def __init__(self, path: Path, *, voice: Any, sample_rate: int, hop: int, mix: bool, n_samples: int | None = None,
                  silence: str = "hold"):
@@ -168,6 +169,20 @@ class SoundFileSink(Sink):
         self._file.write(block)
         self.frames_written += n
 
+    @property
+    def failed(self) -> bool:
+        """A write failed (a full disk): the file will be discarded."""
+        return self._file is not None and self._file.error is not None
+
+    def keep_decisions(self, decisions: int) -> None:
+        """Cut the file to the audio of the first ``decisions`` decisions (a session log cut short)."""
+        frames = decisions * self.hop
+        if self.n_samples is not None:
+            frames = min(frames, self.n_samples)
+        if self._file is not None and frames < self.frames_written:
+            self._file.truncate(frames)
+            self.frames_written = self._file.frames
+
     def close(self, *, ok: bool) -> None:
         try:
             if self._file is not None:
@@ -178,8 +193,9 @@ class SoundFileSink(Sink):
                 close_voice()
 
     def stats(self) -> dict[str, Any]:
+        error = self._file.error if self._file is not None else None
         return {"path": str(self.path), "frames": self.frames_written, "sample_rate": self.sample_rate,
-                "channels": 2 if self.mix else 1}
+                "channels": 2 if self.mix else 1, **({"error": str(error)} if error is not None else {})}
 
 
 class TrajectoryFileSink(Sink):

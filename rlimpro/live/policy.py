@@ -313,9 +313,12 @@ def algorithm_of_zip(path: Path) -> str:
 def load_sb3(path: Path, *, algorithm: str | None = None) -> Any:
     """Load an SB3 model zip on CPU (once); ``algorithm`` defaults to :func:`algorithm_of_zip`.
 
+    The zip is checked first (:func:`rlimpro.modelzip.check_model_zip`): nothing in it is unpickled
+    except through an allow-list of classes.
+
     Raises
     ------
-    NotFoundError, MismatchError
+    NotFoundError, MismatchError, UnsafeModelError
     """
     import stable_baselines3
 
@@ -323,7 +326,9 @@ def load_sb3(path: Path, *, algorithm: str | None = None) -> Any:
     if algo not in ALGORITHMS:
         raise MismatchError(f"algorithm '{algorithm}' is not supported live (supported: {', '.join(ALGORITHMS)})")
     cls = getattr(stable_baselines3, algo)
+    from rlimpro.modelzip import load_model
+
     try:
-        return cls.load(str(path), device="cpu")
+        return load_model(Path(path), cls)  # refuses a zip that does not hold what rlimpro writes
     except (ValueError, KeyError, RuntimeError) as exc:
         raise MismatchError(f"cannot load {path} as a {algo} model: {exc}") from exc

@@ -13,12 +13,19 @@ Steps 1-2 are timed as the *decision latency* (median and p99 are printed and st
 ``--input osc`` step 1 happens in another program: each valid ``/rlimpro/target`` frame replaces it,
 and is answered by one ``/rlimpro/params`` message.
 
-Ctrl-C (KeyboardInterrupt) or ``stop`` ends the session cleanly: streams and sockets are closed, the
-log and the audio file are flushed and renamed into place, and the function returns normally.
+Stopping: ``stop`` (a :class:`threading.Event`; the CLI's :class:`~rlimpro.interrupts.StopSignals`
+sets it on Ctrl-C / SIGTERM) is checked between two hops, so a stop never lands inside a write: after
+any stop the session log's rows, its sidecar's ``rows`` and the audio file's frames / hop agree. The
+hop loop and the teardown run under :func:`rlimpro.interrupts.deferred` (a signal only sets the flag)
+and files are published inside :func:`rlimpro.interrupts.critical`. A KeyboardInterrupt raised in the
+loop (library use without the CLI's handler) also ends the session cleanly. A write error (a full
+disk) ends the session with :class:`~rlimpro.errors.StorageError`; the log keeps its complete rows and
+the audio file as many hops as the log has rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -28,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from rlimpro.errors import ParameterError
+from rlimpro.errors import ParameterError, StorageError
+from rlimpro.interrupts import critical, deferred
 from rlimpro.live.latency import LatencyRecorder
 from rlimpro.live.log import SessionLog
 from rlimpro.live.outputs import (
@@ -51,12 +59,12 @@ class InputSpec:
 
     kind: str
     target: str = ""
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
     port: int = 0
 
     def describe(self) -> str:
         if self.kind == "osc":
-            return f"osc:{self.port}"
+            return f"osc:{self.port}" if self.host == "127.0.0.1" else f"osc:{self.host}:{self.port}"
         if self.kind == "device":
             return f"device:{self.target}" if self.target else "device"
         return self.target
@@ -64,6 +72,8 @@ class InputSpec:
 
 def parse_input(text: str | None) -> InputSpec:
     """``None``/``device[:NAME]`` -> the audio input device; ``osc[:[HOST:]PORT]`` -> OSC; else a file path.
+
+    OSC listens on 127.0.0.1 unless a HOST is given (``osc:0.0.0.0:9000`` opens it to the network).
 
     Raises
     ------
@@ -79,7 +89,7 @@ def parse_input(text: str | None) -> InputSpec:
     if text == "osc":
         return InputSpec("osc", port=DEFAULT_PORT)
     if text.startswith("osc:"):
-        host, port = parse_endpoint(text[4:], what="--input osc", default_host="0.0.0.0")
+        host, port = parse_endpoint(text[4:], what="--input osc", default_host="127.0.0.1")
         return InputSpec("osc", host=host, port=port)
     return InputSpec("file", target=text)
 
@@ -148,7 +158,15 @@ class SessionEnd:
     def __enter__(self) -> SessionEnd:
         return self
 
+    def running(self) -> contextlib.AbstractContextManager[None]:
+        """The hop loop's context: a signal only sets the stop flag (see :mod:`rlimpro.interrupts`)."""
+        return deferred()
+
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        with deferred():
+            return self._teardown(exc)
+
+    def _teardown(self, exc: BaseException | None) -> bool:
         if exc is not None:
             self.error = exc
             self.stopped_by = f"error: {exc}"
@@ -158,24 +176,59 @@ class SessionEnd:
         # leaves nothing behind.
         keep = self.error is None or (self.log is not None and self.log.rows > 0)
         close_error: BaseException | None = None
-        for s in self.sinks:
+        closed: set[int] = set()
+
+        def close(s: Any) -> None:
+            nonlocal close_error
+            if id(s) in closed:
+                return
+            closed.add(id(s))
             try:
                 s.close(ok=keep)
             except Exception as err:  # the log is still written; the first such error is raised after
+                if err is self.error or isinstance(err, StorageError) and str(err) == str(self.error):
+                    return
                 close_error = close_error or err
                 if self.error is None:
                     self.stopped_by = f"error while closing {s.name}: {err}"
-        if self.log is not None and not keep:
-            self.log.discard()
-        elif self.log is not None:
-            self.meta = {
-                **self.describe(),
-                "stopped_by": self.stopped_by,
-                "wall_seconds": round(time.perf_counter() - self.started, 3),
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started_wall)),
-            }
-            self.log.close(self.meta)
-        if close_error is not None and self.error is None:
+
+        if self.log is not None and keep:
+            for s in self.sinks:  # a file that failed (a full disk) is discarded first: its room goes to the log
+                if getattr(s, "failed", False):
+                    close(s)
+            with contextlib.suppress(StorageError):  # the log keeps its complete rows (log.error says why)
+                self.log.flush()
+            for s in self.sinks:  # a log cut short by a write error: the audio keeps as many hops
+                if hasattr(s, "keep_decisions") and id(s) not in closed:
+                    s.keep_decisions(self.log.rows_written)
+
+        # Sinks that only talk to processes close first (a second Ctrl-C may quit while Pd stops); the
+        # files are then published together with the log, which a second Ctrl-C does not cut apart.
+        for s in self.sinks:
+            if not getattr(s, "writes_file", False):
+                close(s)
+        with critical():
+            for s in self.sinks:
+                if getattr(s, "writes_file", False):
+                    close(s)
+            if self.log is not None and not keep:
+                self.log.discard()
+            elif self.log is not None:
+                if self.error is None and self.log.error is not None:
+                    self.error = self.log.error
+                    self.stopped_by = f"error: {self.log.error}"
+                self.meta = {
+                    **self.describe(),
+                    "stopped_by": self.stopped_by,
+                    "wall_seconds": round(time.perf_counter() - self.started, 3),
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started_wall)),
+                }
+                try:
+                    self.log.close(self.meta)
+                except StorageError as err:
+                    if err is not exc:
+                        close_error = close_error or err
+        if close_error is not None and exc is None:
             raise close_error
         return False
 
@@ -275,6 +328,7 @@ def run_live(
     realtime: bool = True,
     stop: threading.Event | None = None,
     on_ready: Callable[[dict[str, Any]], None] | None = None,
+    on_ignored: Callable[[dict[str, int]], None] | None = None,
     agent: Any = None,
     midi_ccs: list[int] | None = None,
     midi_channel: int | None = None,
@@ -311,7 +365,11 @@ def run_live(
     stop : threading.Event, optional
         Set it to end the session from another thread.
     on_ready : callable, optional
-        Called once with ``{"osc_port": …, ...}`` when the input is open (tests, front ends).
+        Called once with ``{"osc_port": …, "osc_host": …, ...}`` when the input is open (tests, front ends).
+    on_ignored : callable, optional
+        With OSC input: called at most once a second, from the decision loop, when invalid messages
+        were ignored since the last call, with the receiver's counters plus ``new`` (the count since
+        then). It must not block (the CLI hands the line to a printing thread).
     agent : LiveAgent, optional
         A ready agent (for benchmarks); built from the run otherwise.
     midi_ccs : list of int, optional
@@ -459,6 +517,7 @@ def run_live(
             io.start()
         if on_ready is not None:
             on_ready({"osc_port": receiver.port if receiver else None,
+                      "osc_host": receiver.host if receiver else None,
                       "device_rate": io.sample_rate if io else None})
 
         def emit(params: np.ndarray, target: np.ndarray, desc: np.ndarray, hop_audio: np.ndarray | None,
@@ -468,10 +527,11 @@ def run_live(
             session_log.add(time=t, active=decided, params=params, target=target, agent=desc)
 
         try:
-            with realtime_priority(realtime and not fast) as scheduling:
+            with end.running(), realtime_priority(realtime and not fast) as scheduling:
                 if receiver is not None:
                     end.stopped_by = _osc_loop(agent, receiver, emit, latency, duration=duration, stop=stop,
-                                               reply_elsewhere=any(o.kind == "osc" for o in outs))
+                                               reply_elsewhere=any(o.kind == "osc" for o in outs),
+                                               on_ignored=on_ignored)
                 else:
                     hops = source.hops() if source is not None else _device_hops(io, hop=hop, stop=stop)
                     end.stopped_by = _audio_loop(agent, hops, emit, latency, duration=duration, stop=stop)
@@ -500,7 +560,7 @@ def _audio_loop(agent: Any, hops: Iterator[np.ndarray], emit: Callable, latency:
     i = 0
     for hop in hops:
         if stop is not None and stop.is_set():
-            return "stop requested"
+            return stop_reason(stop)
         if max_hops is not None and i >= max_hops:
             return "duration"
         t0 = clock()
@@ -514,18 +574,32 @@ def _audio_loop(agent: Any, hops: Iterator[np.ndarray], emit: Callable, latency:
             params, desc = agent.hold()
         emit(params, target, desc, hop, i * period, active)
         i += 1
-    return "stop requested" if stop is not None and stop.is_set() else "end of input"
+    return stop_reason(stop) if stop is not None and stop.is_set() else "end of input"
+
+
+def stop_reason(stop: threading.Event) -> str:
+    """Why ``stop`` was set: its ``reason`` (``"interrupted"`` for a signal), else ``"stop requested"``."""
+    return getattr(stop, "reason", "") or "stop requested"
+
+
+REPORT_INTERVAL = 1.0  #: s between two reports of ignored OSC messages, at most
 
 
 def _osc_loop(agent: Any, receiver: Any, emit: Callable, latency: LatencyRecorder, *,
-              duration: float | None, stop: threading.Event | None, reply_elsewhere: bool) -> str:
+              duration: float | None, stop: threading.Event | None, reply_elsewhere: bool,
+              on_ignored: Callable[[dict[str, int]], None] | None = None) -> str:
     clock = time.perf_counter
     cpu = time.thread_time
     start = clock()
+    reported, last_report = 0, start - REPORT_INTERVAL  # the first invalid message is reported at once
     while True:
         if stop is not None and stop.is_set():
-            return "stop requested"
+            return stop_reason(stop)
         now = clock()
+        if on_ignored is not None and receiver.counters.ignored > reported and now - last_report >= REPORT_INTERVAL:
+            ignored = receiver.counters.ignored
+            on_ignored({**receiver.counters.as_dict(), "new": ignored - reported})
+            reported, last_report = ignored, now
         if duration is not None and now - start >= duration:
             return "duration"
         timeout = 0.1 if duration is None else max(0.0, min(0.1, duration - (now - start)))

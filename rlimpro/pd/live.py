@@ -1,16 +1,22 @@
 """Play a Pd synth live: start Pd with the generated live player and send it parameters over OSC.
 
 The player patch (template ``live-player.pd``) loads the user's ``synth.pd`` unchanged, plays its
-outlet to ``dac~`` (both channels), and listens on a UDP port with vanilla ``[netreceive -u -b]`` +
-``[oscparse]``:
+outlet to ``dac~`` (both channels), and listens on a UDP port **of 127.0.0.1 only** with vanilla
+``[netreceive -u -b PORT 127.0.0.1]`` (Pd 0.51+ binds the address given after the port; with none it
+would listen on every interface, IPv4 and IPv6) + ``[oscparse]``:
 
-- ``/rlimpro/params f...``  -> the synth's inlet (a list of N floats in [0, 1]); Pd acknowledges with
-  ``/rlimpro/ack f...`` (the values it passed on).
-- ``/rlimpro/record s f``   -> records the synth's outlet for ``f`` seconds into the wav file ``s``
-  and answers ``/rlimpro/recorded s`` (for tests and diagnostics).
+- ``/rlimpro/params f...``  -> the synth's inlet (a list of N floats in [0, 1]); Pd acknowledges on
+  its stderr with ``rlimpro-ack: f...`` (the values it passed on, printed to 6 significant digits).
+- ``/rlimpro/record f``     -> records the synth's outlet for ``f`` seconds (clipped in Pd to
+  ``max_record_seconds``, fixed when Pd starts) into ``record.wav`` in the player's private work
+  folder and prints ``rlimpro-recorded: <samples>`` (tests and diagnostics; :meth:`PdLivePlayer.record`
+  then copies it where asked). Nothing received from the network names a file.
 
-Pd answers on a UDP port that Python opened first (so there is no race for it), starting with
-``/rlimpro/ready f <port>`` once the patch and the synth are loaded.
+Pd answers on its stderr, which rlimpro reads anyway (for error messages): ``rlimpro-live-ready:
+<port>`` once the patch and the synth are loaded, then the acknowledgements. Pd therefore opens no
+socket but its ``netreceive`` on 127.0.0.1 (a ``[netsend -u]`` reply socket would bind 0.0.0.0: Pd
+0.53's UDP netsend is unconnected and cannot be given an address), and Python's sending socket is
+bound to 127.0.0.1 too.
 
 Example
 -------
@@ -47,6 +53,10 @@ AUDIO_ERRORS = re.compile(
     r"ALSA output error|JACK: couldn't connect|audio I/O stuck|couldn't open audio|audio device.*(error|fail)", re.I
 )
 READY_LINE = "rlimpro-live-ready:"
+#: Pd's stderr line prefix of each reply (what the OSC addresses of earlier versions carried).
+REPLY_LINES = {"/rlimpro/ack": "rlimpro-ack:", "/rlimpro/recorded": "rlimpro-recorded:"}
+ACK_TOLERANCE = 5e-6  # Pd prints floats to 6 significant digits
+MAX_RECORD_SECONDS = 10.0  #: default longest recording (the table Pd may grow to, s)
 
 
 def free_udp_port() -> int:
@@ -88,6 +98,8 @@ class PdLivePlayer:
         More Pd flags (e.g. ``["-audiooutdev", "2"]``).
     pd : str or PathLike, optional
         The Pd executable (default ``$RLIMPRO_PD`` or ``pd`` on PATH).
+    max_record_seconds : float
+        Longest :meth:`record` (Pd's recording table is never larger).
 
     Raises
     ------
@@ -106,6 +118,7 @@ class PdLivePlayer:
         startup_timeout: float = 10.0,
         extra_flags: Sequence[str] = (),
         pd: str | os.PathLike | None = None,
+        max_record_seconds: float = MAX_RECORD_SECONDS,
     ):
         if audio not in AUDIO_FLAGS:
             raise ParameterError(f"audio {audio!r}: choose one of {', '.join(AUDIO_FLAGS)}")
@@ -120,11 +133,13 @@ class PdLivePlayer:
         self.startup_timeout = startup_timeout
         self.extra_flags = [str(f) for f in extra_flags]
         self.pd = check_pd(pd)
+        if not (0 < max_record_seconds <= 600):
+            raise ParameterError(f"max_record_seconds {max_record_seconds}: must be in (0, 600]")
+        self.max_record_seconds = float(max_record_seconds)
         self.port: int | None = None
         self.process: PdProcess | None = None
         self._work: Path | None = None
         self._send_sock: socket.socket | None = None
-        self._reply_sock: socket.socket | None = None
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> PdLivePlayer:
@@ -140,9 +155,8 @@ class PdLivePlayer:
         try:
             self._work = make_workdir("rlimpro-pd-live-")
             synth_path = link_synth(self._work, self.patch.parent)
-            self._reply_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self._reply_sock.bind(("127.0.0.1", 0))
             self._send_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._send_sock.bind(("127.0.0.1", 0))  # no wildcard binding, not even for sending
             attempts = 1 if self.requested_port else PORT_ATTEMPTS
             for attempt in range(attempts):
                 port = self.requested_port or free_udp_port()
@@ -160,13 +174,13 @@ class PdLivePlayer:
 
     def _launch(self, synth_path: str, port: int) -> str | None:
         """Start Pd listening on ``port``: None when ready, Pd's complaint if the port was taken."""
-        assert self._work is not None and self._reply_sock is not None
+        assert self._work is not None
         fields = {
             "SYNTH_PATH": synth_path,
             "SYNTH": self.object,
             "PORT": port,
-            "REPLY_PORT": self._reply_sock.getsockname()[1],
             "SAMPLE_RATE": self.sample_rate,
+            "MAX_RECORD_SECONDS": f"{self.max_record_seconds:g}",
         }
         patch = self._work / "live.pd"
         patch.write_text(fill_template("live-player.pd", fields))
@@ -175,21 +189,20 @@ class PdLivePlayer:
         self.process = PdProcess(flags, pd=self.pd, cwd=self._work, what=f"playing synth '{self.spec.name}' live")
         self.port = port
         deadline = time.monotonic() + self.startup_timeout
-        ready_osc = ready_log = False
+        ready = False
         while time.monotonic() < deadline:
             # Pd prints its load errors before the patch's loadbang prints the ready line
-            ready_log = ready_log or any(ln.startswith(READY_LINE) for ln in list(self.process.lines))
+            ready = ready or any(ln.startswith(READY_LINE) for ln in list(self.process.lines))
             self._check_fatal()
             taken = [ln for ln in list(self.process.lines) if "Address already in use" in ln]
             if taken:
                 self.process.stop()
                 self.process = None
                 return taken[0]
-            if ready_osc and ready_log:
+            if ready:
                 self._check_audio()
                 return None
-            msg = self._receive(timeout=0.05)
-            ready_osc = ready_osc or (msg is not None and msg[0] == "/rlimpro/ready")
+            time.sleep(0.01)
         self._fail(f"Pd hung: it did not report ready within {self.startup_timeout:g} s and was killed")
         return None  # pragma: no cover - _fail raises
 
@@ -214,10 +227,9 @@ class PdLivePlayer:
         if self.process is not None:
             self.process.stop()
             self.process = None
-        for s in (self._send_sock, self._reply_sock):
-            if s is not None:
-                s.close()
-        self._send_sock = self._reply_sock = None
+        if self._send_sock is not None:
+            self._send_sock.close()
+        self._send_sock = None
         if self._work is not None:
             shutil.rmtree(self._work, ignore_errors=True)
             self._work = None
@@ -275,19 +287,35 @@ class PdLivePlayer:
         self._send_sock.sendto(_osc_message(address, args), ("127.0.0.1", self.port))
 
     def _receive(self, *, timeout: float) -> tuple[str, list] | None:
-        from pythonosc.osc_message import OscMessage, ParseError
+        """Pd's next reply line on stderr as ``(prefix, values)``, or None after ``timeout`` s."""
+        import queue
 
-        assert self._reply_sock is not None
-        self._reply_sock.settimeout(max(timeout, 1e-3))
+        assert self.process is not None
         try:
-            data = self._reply_sock.recv(65536)
-        except TimeoutError:
+            line = self.process.queue.get(timeout=max(timeout, 1e-3))
+        except queue.Empty:
             return None
+        if line is None:
+            return None
+        for prefix in REPLY_LINES.values():
+            if line.startswith(prefix):
+                try:
+                    return prefix, [float(v) for v in line[len(prefix) :].split()]
+                except ValueError:
+                    return None
+        return None
+
+    def _drain(self) -> None:
+        """Forget the replies waiting (Pd acknowledges every message: keep memory bounded)."""
+        import queue
+
+        if self.process is None:
+            return
         try:
-            msg = OscMessage(data)
-        except ParseError:
-            return None
-        return msg.address, list(msg.params)
+            while True:
+                self.process.queue.get_nowait()
+        except queue.Empty:
+            pass
 
     def send(self, params: Sequence[float] | np.ndarray, *, wait: float | None = None) -> None:
         """Send new synth parameters (``/rlimpro/params f...``).
@@ -312,17 +340,18 @@ class PdLivePlayer:
         if not np.isfinite(p).all():
             raise ParameterError(f"synth '{self.spec.name}': parameters must be finite, got {p.tolist()}")
         values = np.clip(p, 0.0, 1.0).astype(np.float32)  # OSC floats are 32-bit
+        self._drain()
         self._send("/rlimpro/params", [float(v) for v in values])
         if wait is None:
             return
         deadline = time.monotonic() + wait
         while True:  # earlier acks may still be queued: wait for the one carrying these values
             got = self.wait_reply("/rlimpro/ack", timeout=max(deadline - time.monotonic(), 0.0))
-            if np.array_equal(np.asarray(got, dtype=np.float32), values):
+            if len(got) == len(values) and np.allclose(got, values, rtol=ACK_TOLERANCE, atol=1e-6):
                 return
 
     def wait_reply(self, address: str, *, timeout: float = 2.0) -> list:
-        """Wait for Pd's next OSC reply at ``address`` (``/rlimpro/ack``, ``/rlimpro/recorded``); its arguments.
+        """Wait for Pd's next reply ``address`` (``/rlimpro/ack``, ``/rlimpro/recorded``); its values.
 
         Raises
         ------
@@ -333,13 +362,16 @@ class PdLivePlayer:
         while time.monotonic() < deadline:
             self.check()
             msg = self._receive(timeout=min(0.1, deadline - time.monotonic()))
-            if msg is not None and msg[0] == address:
+            if msg is not None and msg[0] == REPLY_LINES[address]:
                 return msg[1]
         self.check()
         raise PdError(f"Pd sent no {address} within {timeout:.1f} s (synth '{self.spec.name}')")
 
     def record(self, path: str | os.PathLike, *, seconds: float, timeout: float | None = None) -> Path:
-        """Ask Pd to record its synth's outlet for ``seconds`` into the wav file ``path``.
+        """Record Pd's synth outlet for ``seconds`` and copy the wav file to ``path``.
+
+        Pd writes ``record.wav`` in the player's private work folder (the only file it can write);
+        the copy to ``path`` is atomic.
 
         Returns
         -------
@@ -348,12 +380,22 @@ class PdLivePlayer:
 
         Raises
         ------
+        ParameterError
+            ``seconds`` outside (0, ``max_record_seconds``].
         PdError
             Pd did not confirm the recording in time, or died.
         """
-        if not (0 < seconds <= 600):
-            raise ParameterError(f"seconds {seconds}: must be in (0, 600]")
-        path = Path(path).resolve()
-        self._send("/rlimpro/record", [str(path), float(seconds)])
+        if not (0 < seconds <= self.max_record_seconds):
+            raise ParameterError(f"seconds {seconds}: must be in (0, {self.max_record_seconds:g}] "
+                                 "(max_record_seconds, fixed when Pd starts)")
+        assert self._work is not None
+        made = self._work / "record.wav"
+        made.unlink(missing_ok=True)
+        self._drain()
+        self._send("/rlimpro/record", [float(seconds)])
         self.wait_reply("/rlimpro/recorded", timeout=timeout or seconds + 5.0)
+        from rlimpro.tables import atomic_write
+
+        path = Path(path).resolve()
+        atomic_write(path, lambda tmp: shutil.copyfile(made, tmp))
         return path

@@ -43,7 +43,7 @@ TAIL_LINES = 200  # stderr lines kept per process
 SHOW_LINES = 12  # stderr lines shown in error messages
 _VERSION_RE = re.compile(r"Pd-(\d+)\.(\d+)(?:\.(\d+))?")
 _LOG_PREFIX = re.compile(r"^verbose\(\d+\):\s?")  # Pd 0.53 tags -stderr lines with their log level
-NOISE = re.compile(r"^rlimpro-row:|: biggest amplitude = ")  # our progress lines and soundfiler's notes
+NOISE = re.compile(r"^rlimpro-(row|ack|recorded):|: biggest amplitude = ")  # our progress and reply lines, soundfiler's notes
 
 BATCH_FLAGS = ("-noprefs", "-nogui", "-nosound", "-batch", "-nrt", "-stderr")
 
