@@ -291,3 +291,22 @@ def test_record_is_bounded_and_goes_through_rlimpro(tmp_path):
         player.send([0.5, 0.8], wait=2.0)
         audio, sr = soundfile.read(player.record(tmp_path / "short.wav", seconds=0.5))
         assert sr == SR and audio.shape == (round(0.5 * SR),)
+
+
+def test_the_gain_stage_silences_the_player(tmp_path):
+    """The silence behaviour reaches Pd: /rlimpro/gain ramps the patch's output (line~ before dac~ and the recorder)."""
+    require_pd()
+    spec = load_spec("sine", workspace=tmp_path, engine="pd")
+    with PdLivePlayer(spec, audio="none", sample_rate=SR) as player:
+        player.send([0.5, 1.0], wait=2.0)
+        time.sleep(0.05)
+        loud, _ = soundfile.read(player.record(tmp_path / "on.wav", seconds=0.2), dtype="float64")
+        assert np.abs(loud).max() > 0.9  # the gain starts at 1
+        player.send_gain(0.0, ramp_ms=11.6)
+        time.sleep(0.1)
+        quiet, _ = soundfile.read(player.record(tmp_path / "off.wav", seconds=0.2), dtype="float64")
+        assert np.abs(quiet).max() == 0.0
+        player.send_gain(1.0, ramp_ms=11.6)
+        time.sleep(0.1)
+        back, _ = soundfile.read(player.record(tmp_path / "back.wav", seconds=0.2), dtype="float64")
+        assert np.abs(back).max() > 0.9

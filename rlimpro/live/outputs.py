@@ -323,14 +323,23 @@ class PdSink(Sink):
         Hz.
     audio : str
         Pd's audio API, one of :data:`PD_AUDIO`.
+    hop : int
+        Samples per decision (the silence ramps' time unit).
+    silence : str
+        What the synth does while the musician rests (:mod:`rlimpro.synths.silence`): the player
+        patch's gain stage ramps as the file and device outputs do.
     """
 
     name = "pd"
 
-    def __init__(self, *, spec: Any, sample_rate: int, audio: str = "default"):
+    def __init__(self, *, spec: Any, sample_rate: int, audio: str = "default", hop: int = 512, silence: str = "hold"):
+        from rlimpro.synths.silence import SilenceGain
+
         self.spec = spec
         self.sample_rate = int(sample_rate)
         self.audio = audio or "default"
+        self.silence = SilenceGain(silence, hop=hop, sample_rate=sample_rate)
+        self._hop_ms = 1000.0 * hop / sample_rate
         self.player = None
         self.sent = 0
         self.acknowledged = False
@@ -346,6 +355,10 @@ class PdSink(Sink):
         self.player.start()
 
     def on_decision(self, params: np.ndarray, descriptors: np.ndarray, hop: np.ndarray | None, *, active: bool = True) -> None:
+        before = self.silence.gain
+        self.silence.block(active)
+        if self.silence.gain != before:  # the hop's ramp, played by the patch's line~
+            self.player.send_gain(self.silence.gain, ramp_ms=self._hop_ms)
         if self._last is not None and np.array_equal(params, self._last):
             self.player.check()  # nothing new to send; still notice a dead Pd
             return

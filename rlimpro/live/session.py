@@ -510,7 +510,7 @@ def run_live(
             elif o.kind == "osc":
                 sinks.append(OscSink(host=o.host, port=o.port, features=send_features))
             elif o.kind == "pd":
-                sinks.append(PdSink(spec=agent.spec, sample_rate=sr, audio=o.target))
+                sinks.append(PdSink(spec=agent.spec, sample_rate=sr, audio=o.target, hop=hop, silence=agent.silence))
         for s in sinks:
             s.start()
         if io is not None:

@@ -5,6 +5,7 @@ outlet to ``dac~`` (both channels), and listens on a UDP port **of 127.0.0.1 onl
 ``[netreceive -u -b PORT 127.0.0.1]`` (Pd 0.51+ binds the address given after the port; with none it
 would listen on every interface, IPv4 and IPv6) + ``[oscparse]``:
 
+- ``/rlimpro/gain f f``     -> the output gain ramps to the first value over the second (ms): silence;
 - ``/rlimpro/params f...``  -> the synth's inlet (a list of N floats in [0, 1]); Pd acknowledges on
   its stderr with ``rlimpro-ack: f...`` (the values it passed on, printed to 6 significant digits).
 - ``/rlimpro/record f``     -> records the synth's outlet for ``f`` seconds (clipped in Pd to
@@ -316,6 +317,11 @@ class PdLivePlayer:
                 self.process.queue.get_nowait()
         except queue.Empty:
             pass
+
+    def send_gain(self, gain: float, *, ramp_ms: float) -> None:
+        """Ramp the output gain to ``gain`` (in [0, 1]) over ``ramp_ms`` milliseconds (``/rlimpro/gain f f``):
+        the player's silence stage (:mod:`rlimpro.synths.silence`)."""
+        self._send("/rlimpro/gain", [float(np.clip(gain, 0.0, 1.0)), float(max(ramp_ms, 0.0))])
 
     def send(self, params: Sequence[float] | np.ndarray, *, wait: float | None = None) -> None:
         """Send new synth parameters (``/rlimpro/params f...``).

@@ -378,7 +378,7 @@ def explain_fatal(lines: Sequence[str], index: int) -> str:
         )
     elif "rlimpro-host 0 0 1 0" in line or "->canvas)" in line:
         hint = "the synth has no inlet: synth.pd needs one inlet object taking the list of parameters"
-    elif "rlimpro-host 1 0 2 0" in line or "->dac~" in line or "->tabwrite~" in line:
+    elif "rlimpro-host 1 0 2 0" in line or "->dac~" in line or "->tabwrite~" in line or "(canvas->*~)" in line:
         hint = "the synth has no signal outlet: synth.pd needs one outlet~ object"
     elif ": no such object" in line:
         hint = "the synth is not a valid Pd patch (Pd met a line it cannot run): save it from Pd as synth.pd"
